@@ -1,0 +1,155 @@
+"""One exception hierarchy; every class carries the process exit code it maps to.
+
+| code | meaning |
+|------|---------|
+| 0 | done, including "unchanged" |
+| 1 | operational failure: git, network, forge API, registry, kubectl |
+| 2 | usage or configuration error |
+| 3 | bad input: unparsable YAML, key not found, invalid image reference, template error, unsafe target |
+| 4 | refused by a safety guard: downgrade, approval required, image missing, GC or prune guard |
+| 5 | gave up after concurrent-update retries |
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_OPERATIONAL = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_REFUSED = 4
+EXIT_CONCURRENCY = 5
+
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "done, including 'unchanged'",
+    EXIT_OPERATIONAL: "operational failure: git, network, forge API, registry, kubectl",
+    EXIT_USAGE: "usage or configuration error",
+    EXIT_INPUT: "bad input: YAML that does not parse, key not found, invalid image reference, "
+    "template error, unsafe target",
+    EXIT_REFUSED: "refused by a safety guard: downgrade, approval required, image missing in registry, "
+    "GC or prune guard",
+    EXIT_CONCURRENCY: "gave up after concurrent-update retries",
+}
+
+
+class PromoterError(Exception):
+    """Base of every error promoter reports to its user.
+
+    ``where`` names the place (``file:line:col``, a URL, a ref) and ``hint`` says what to do next.
+    """
+
+    exit_code = EXIT_OPERATIONAL
+
+    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.where})" if self.where else self.message
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "type": self.kind,
+            "message": self.message,
+            "where": self.where,
+            "hint": self.hint,
+            "exit_code": self.exit_code,
+        }
+
+
+# exit 1 ------------------------------------------------------------------------------------------
+class OperationalError(PromoterError):
+    exit_code = EXIT_OPERATIONAL
+
+
+class GitError(OperationalError):
+    pass
+
+
+class NetworkError(OperationalError):
+    pass
+
+
+class ForgeError(OperationalError):
+    pass
+
+
+class RegistryError(OperationalError):
+    pass
+
+
+class KubectlError(OperationalError):
+    pass
+
+
+# exit 2 ------------------------------------------------------------------------------------------
+class UsageError(PromoterError):
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(UsageError):
+    pass
+
+
+# exit 3 ------------------------------------------------------------------------------------------
+class InputError(PromoterError):
+    exit_code = EXIT_INPUT
+
+
+class YamlSyntaxError(InputError):
+    pass
+
+
+class KeyNotFoundError(InputError):
+    pass
+
+
+class KeySyntaxError(InputError):
+    pass
+
+
+class ImageReferenceError(InputError):
+    pass
+
+
+class ImageNotFoundInFileError(InputError):
+    pass
+
+
+class TemplateError(InputError):
+    pass
+
+
+class UnsafeTargetError(InputError):
+    """The target exists but cannot be edited without reformatting (alias, block scalar, ...)."""
+
+
+# exit 4 ------------------------------------------------------------------------------------------
+class RefusedError(PromoterError):
+    exit_code = EXIT_REFUSED
+
+
+class DowngradeRefusedError(RefusedError):
+    pass
+
+
+class ApprovalRequiredError(RefusedError):
+    pass
+
+
+class ImageMissingError(RefusedError):
+    pass
+
+
+class GuardRefusedError(RefusedError):
+    pass
+
+
+# exit 5 ------------------------------------------------------------------------------------------
+class ConcurrencyError(PromoterError):
+    exit_code = EXIT_CONCURRENCY

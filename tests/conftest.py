@@ -1,0 +1,61 @@
+"""Shared fixtures. Area-specific fixtures live in tests/support/<area>.py, registered below."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from promoter import masking
+
+pytest_plugins = [
+    "tests.support.gitrepos",
+]
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO_ROOT = Path(__file__).parent.parent
+
+# Environment variables a test run must not inherit from the machine or a CI job.
+_LEAKY_PREFIXES = ("PROMOTER_", "GITLAB_", "GITHUB_", "CI_", "GIT_", "DOCKER_", "KUBECONFIG")
+_LEAKY_NAMES = {"CI", "GH_TOKEN", "XDG_CONFIG_HOME"}
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Every test gets a clean environment: no CI variables, no tokens, a private HOME and git identity."""
+    for name in list(os.environ):
+        if name.startswith(_LEAKY_PREFIXES) or name in _LEAKY_NAMES:
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.com")
+    (home / ".gitconfig").write_text('[init]\n\tdefaultBranch = main\n[protocol "file"]\n\tallow = always\n')
+    masking.clear()
+    yield home
+    masking.clear()
+
+
+@pytest.fixture
+def cli_runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def run_cli(cli_runner: CliRunner):
+    """Run ``promoter ARGS`` through click's runner; returns the click Result."""
+    from promoter.cli import cli
+
+    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+        return cli_runner.invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
+
+    return run
