@@ -72,7 +72,7 @@ def set_value(
     write: bool = False,
     name: str | None = None,
 ) -> EditResult:
-    """Set one value in the file at ``path``; with ``write`` the file is replaced atomically when it changed."""
+    """Set one value in the file at ``path``; ``write`` replaces the file atomically when it changed."""
     document = YamlDocument.read(path, name)
     result = apply_edits(document, [ScalarEdit(document.locate(key, doc), value, value_type)])
     if write and result.changed:

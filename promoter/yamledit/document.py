@@ -18,7 +18,7 @@ from promoter.errors import InputError, KeyNotFoundError, UnsafeTargetError, Yam
 from promoter.yamledit.keypath import KeyPath, Selector, format_key, parse_key
 
 if TYPE_CHECKING:
-    from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+    from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 BOM = "\ufeff"
 STR_TAG = "tag:yaml.org,2002:str"

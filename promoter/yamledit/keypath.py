@@ -7,7 +7,6 @@ A path is a tuple of segments: a mapping key (``str``), a sequence index (``int`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from promoter.errors import KeySyntaxError
 
@@ -27,7 +26,7 @@ class Selector:
         return f"[{field}={value}]"
 
 
-Segment = Union[str, int, Selector]
+Segment = str | int | Selector
 KeyPath = tuple[Segment, ...]
 
 
