@@ -13,6 +13,7 @@ from promoter import masking
 
 pytest_plugins = [
     "tests.support.gitrepos",
+    "tests.support.registry",
 ]
 
 FIXTURES = Path(__file__).parent / "fixtures"

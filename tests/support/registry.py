@@ -1,0 +1,180 @@
+"""A real OCI registry for tests: Debian's ``docker-registry`` (distribution 2.8) on 127.0.0.1.
+
+Fixtures: ``registry_server`` (anonymous) and ``auth_registry_server`` (htpasswd Basic auth), both
+session-scoped; each yields a :class:`RegistryServer`. ``push_image`` uploads a config blob and an OCI
+manifest through the registry API and returns the manifest digest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REGISTRY_BINARY = "docker-registry"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+_START_DEADLINE = 15.0
+
+
+@dataclass(frozen=True)
+class RegistryServer:
+    host: str  # "127.0.0.1:PORT", the registry part of image references
+    base_url: str  # "http://127.0.0.1:PORT"
+    auth: tuple[str, str] | None = None  # (user, password) when htpasswd auth is on
+
+    def ref(self, repository: str, tag: str | None = None) -> str:
+        return f"{self.host}/{repository}" + (f":{tag}" if tag else "")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """Linux: the registry gets SIGTERM if the test process dies without tearing down."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _write_config(directory: Path, port: int, htpasswd: Path | None) -> Path:
+    auth = f"auth:\n  htpasswd:\n    realm: promoter-tests\n    path: {htpasswd}\n" if htpasswd else ""
+    config = directory / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {directory / 'storage'}\n"
+        "  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n" + auth
+    )
+    return config
+
+
+def _htpasswd_line(user: str, password: str) -> str:
+    import bcrypt
+
+    return f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()}\n"
+
+
+@contextlib.contextmanager
+def run_registry(directory: Path, *, auth: tuple[str, str] | None = None) -> Iterator[RegistryServer]:
+    """Start ``docker-registry serve`` on a free port; stop it on exit."""
+    binary = shutil.which(REGISTRY_BINARY)
+    if binary is None:
+        pytest.skip(f"{REGISTRY_BINARY} is not installed (apt-get install docker-registry)")
+    htpasswd = None
+    if auth is not None:
+        htpasswd = directory / "htpasswd"
+        htpasswd.write_text(_htpasswd_line(*auth))
+    port = _free_port()
+    config = _write_config(directory, port, htpasswd)
+    log = (directory / "registry.log").open("wb")
+    process = subprocess.Popen(
+        [binary, "serve", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,  # only sets the parent-death signal
+    )
+    server = RegistryServer(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}", auth)
+    try:
+        _wait_ready(server, process, directory / "registry.log")
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _wait_ready(server: RegistryServer, process: subprocess.Popen[bytes], log: Path) -> None:
+    import requests
+
+    deadline = time.monotonic() + _START_DEADLINE
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"docker-registry exited with {process.returncode}: {log.read_text()[-2000:]}")
+        with contextlib.suppress(requests.ConnectionError):
+            if requests.get(f"{server.base_url}/v2/", timeout=2).status_code in {200, 401}:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"docker-registry did not answer /v2/ within {_START_DEADLINE} s")
+
+
+def push_image(
+    base_url: str, name: str, tag: str, *, auth: tuple[str, str] | None = None, content: str = ""
+) -> str:
+    """Push a config blob and an OCI manifest as ``name:tag``; return the manifest digest.
+
+    ``content`` changes the config (and so the digest); by default it is derived from name and tag.
+    """
+    import requests
+
+    config = json.dumps({"architecture": "amd64", "os": "linux", "promoter-test": content or f"{name}:{tag}"})
+    blob = config.encode()
+    blob_digest = f"sha256:{hashlib.sha256(blob).hexdigest()}"
+    with requests.Session() as session:
+        session.auth = auth
+        started = session.post(f"{base_url}/v2/{name}/blobs/uploads/", timeout=10)
+        assert started.status_code == 202, started.text
+        location = started.headers["Location"]
+        upload_url = location if location.startswith("http") else f"{base_url}{location}"
+        done = session.put(
+            upload_url,
+            params={"digest": blob_digest},
+            data=blob,
+            headers={"Content-Type": "application/octet-stream"},
+            timeout=10,
+        )
+        assert done.status_code == 201, done.text
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": blob_digest, "size": len(blob)},
+                "layers": [],
+            }
+        ).encode()
+        pushed = session.put(
+            f"{base_url}/v2/{name}/manifests/{tag}",
+            data=manifest,
+            headers={"Content-Type": OCI_MANIFEST},
+            timeout=10,
+        )
+        assert pushed.status_code == 201, pushed.text
+        digest = pushed.headers["Docker-Content-Digest"]
+        assert digest == f"sha256:{hashlib.sha256(manifest).hexdigest()}"
+        return digest
+
+
+@pytest.fixture(scope="session")
+def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """An anonymous registry on 127.0.0.1 for the whole session."""
+    with run_registry(tmp_path_factory.mktemp("registry")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def auth_registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """A registry requiring Basic auth (htpasswd, bcrypt) as ``pusher`` / ``s3cret-registry-pass``."""
+    with run_registry(
+        tmp_path_factory.mktemp("registry-auth"), auth=("pusher", "s3cret-registry-pass")
+    ) as server:
+        yield server
