@@ -398,7 +398,8 @@ class RegistryClient:
     def _unauthorized(self, ref: ImageRef, host: str) -> RegistryError:
         has_creds = self._creds(host) is not None
         problem = "rejected the credentials" if has_creds else "requires credentials"
-        return self._error(ref, f"{problem} for {self._api_repository(ref)}", hint=_CREDENTIAL_HINT)
+        hint = f"{_CREDENTIAL_HINT}; some registries also answer 401 for a repository that does not exist"
+        return self._error(ref, f"{problem} for {self._api_repository(ref)}", hint=hint)
 
     def _error(
         self, ref: ImageRef, problem: str, *, where: str | None = None, hint: str | None = None

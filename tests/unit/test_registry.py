@@ -23,6 +23,7 @@ from promoter.imageref import ImageRef
 from promoter.registry import (
     MANIFEST_ACCEPT,
     RegistryClient,
+    _parse_challenges,
     registry_base_url,
     registry_credentials,
     verify_image,
@@ -245,6 +246,25 @@ def test_token_not_accepted_after_auth_is_an_error() -> None:
         with pytest.raises(RegistryError, match="requires credentials") as caught:
             RegistryClient(environ={}).exists(ImageRef.parse("registry.example.com/acme/api:1"))
     assert "weak-token-123" not in _error_texts(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (
+            'Bearer realm="https://a/token",service="reg",scope="repository:a/b:pull,push"',
+            [("bearer", {"realm": "https://a/token", "service": "reg", "scope": "repository:a/b:pull,push"})],
+        ),
+        (
+            'Basic realm="x", Bearer realm="https://a",service=reg',
+            [("basic", {"realm": "x"}), ("bearer", {"realm": "https://a", "service": "reg"})],
+        ),
+        ("Basic", [("basic", {})]),
+        ("", []),
+    ],
+)
+def test_challenge_parsing(header: str, expected: list[tuple[str, dict[str, str]]]) -> None:
+    assert [(c.scheme, c.params) for c in _parse_challenges(header)] == expected
 
 
 def test_get_fallback_when_head_has_no_digest() -> None:
