@@ -70,7 +70,7 @@ def emit(payload: dict[str, Any], text: str | Iterable[str] | Callable[[], str] 
     if not isinstance(text, str):
         text = "\n".join(text)
     if text:
-        echo(text)
+        echo(text.rstrip("\n"))
 
 
 def report_error(ctx: click.Context, exc: Exception) -> None:

@@ -174,7 +174,7 @@ class YamlDocument:
             docs = ", ".join(str(t.doc_index) for t in found)
             raise KeyNotFoundError(
                 f"{format_key(path)} resolves in documents {docs}",
-                where=self.name,
+                where=found[1].where,
                 hint="choose one with --doc N",
             )
         target = found[0]

@@ -196,6 +196,7 @@ def _compare_trees(old_roots: list[Node], new_roots: list[Node], edits: dict[int
 
 
 def unified_diff(name: str, old: str, new: str) -> str:
+    name = name.lstrip("/")
     lines = difflib.unified_diff(
         old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{name}", tofile=f"b/{name}"
     )
