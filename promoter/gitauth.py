@@ -1,0 +1,143 @@
+"""Git credentials: which token to use, and how to hand it to git without argv or ``.git/config``.
+
+The token travels only in the git child's environment, as an ``http.<origin>.extraHeader`` set through
+``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``, scoped to the remote's scheme and host so a
+redirect elsewhere never receives it. SSH and local remotes get no token: the agent, ``GIT_SSH_COMMAND`` and
+file permissions do their usual job.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from base64 import b64encode
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from promoter import masking
+
+# (variable, default user) in order of preference.
+TOKEN_VARIABLES: tuple[tuple[str, str | None], ...] = (
+    ("PROMOTER_TOKEN", None),
+    ("GITLAB_TOKEN", "oauth2"),
+    ("GITHUB_TOKEN", "x-access-token"),
+    ("CI_JOB_TOKEN", "gitlab-ci-token"),
+)
+USER_VARIABLE = "PROMOTER_GIT_USER"
+
+_SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?[^/:\s]+:(?!//)")
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A remote location with any embedded credentials removed."""
+
+    url: str  # what git is given and what is shown: never holds credentials
+    kind: str  # "http" | "ssh" | "local"
+    url_user: str | None = field(default=None, repr=False)
+    url_password: str | None = field(default=None, repr=False)
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host[:port]/`` of an HTTP remote (the scope of the auth header)."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}/"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user: str
+    token: str = field(repr=False)
+    source: str  # the variable (or "the repository URL") the token came from
+
+    def describe(self) -> str:
+        return f"the token from {self.source} (user {self.user!r})"
+
+
+def parse_remote(url: str) -> Remote:
+    """Classify ``url`` and strip ``user:password@`` from HTTP(S) URLs (the password becomes the token)."""
+    text = url.strip()
+    lowered = text.lower()
+    if lowered.startswith(("http://", "https://")):
+        parts = urlsplit(text)
+        user = unquote(parts.username) if parts.username is not None else None
+        password = unquote(parts.password) if parts.password is not None else None
+        masking.register_secret(password)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        clean = urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, ""))
+        return Remote(clean, "http", user, password)
+    if lowered.startswith(("ssh://", "git+ssh://", "ssh+git://", "git://")):
+        return Remote(text, "ssh")
+    if lowered.startswith("file://"):
+        return Remote(text, "local")
+    if _SCP_LIKE.match(text) and not Path(text).exists():
+        return Remote(text, "ssh")
+    return Remote(str(Path(text).expanduser().resolve()), "local")
+
+
+def find_credentials(remote: Remote, environ: Mapping[str, str] | None = None) -> Credentials | None:
+    """The credentials for an HTTP(S) ``remote``: URL-embedded first, then the token variables."""
+    if remote.kind != "http":
+        return None
+    env = os.environ if environ is None else environ
+    override = env.get(USER_VARIABLE) or None
+    if remote.url_password:
+        user = override or remote.url_user or _default_user(remote, None)
+        return _registered(Credentials(user, remote.url_password, "the repository URL"))
+    for variable, default_user in TOKEN_VARIABLES:
+        token = env.get(variable)
+        if token:
+            user = override or default_user or _default_user(remote, remote.url_user)
+            return _registered(Credentials(user, token, variable))
+    return None
+
+
+def git_environment(
+    remote: Remote, credentials: Credentials | None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Variables to add to every git child's environment for ``remote``."""
+    env = os.environ if environ is None else environ
+    extra: dict[str, str] = {"GIT_TERMINAL_PROMPT": "0"}
+    if credentials is None or remote.kind != "http":
+        return extra
+    basic = b64encode(f"{credentials.user}:{credentials.token}".encode()).decode()
+    try:
+        index = int(env.get("GIT_CONFIG_COUNT", "0") or "0")
+    except ValueError:
+        index = 0
+    extra["GIT_CONFIG_COUNT"] = str(index + 1)
+    extra[f"GIT_CONFIG_KEY_{index}"] = f"http.{remote.origin}.extraHeader"
+    extra[f"GIT_CONFIG_VALUE_{index}"] = f"Authorization: Basic {basic}"
+    return extra
+
+
+def auth_hint(remote: Remote, credentials: Credentials | None) -> str:
+    """What to check when the remote refused us."""
+    if remote.kind == "ssh":
+        return "check the SSH key offered by ssh-agent or GIT_SSH_COMMAND and its access to the repository"
+    if remote.kind == "local":
+        return "check that the path exists and is a git repository you can write to"
+    if credentials is None:
+        names = ", ".join(name for name, _ in TOKEN_VARIABLES)
+        return f"set PROMOTER_TOKEN (or one of {names}) to a token with write access to the repository"
+    return (
+        f"{credentials.describe()} was refused: check that it is valid and may write to the repository; "
+        f"set {USER_VARIABLE} if the server expects another user name"
+    )
+
+
+def _default_user(remote: Remote, url_user: str | None) -> str:
+    if url_user:
+        return url_user
+    host = urlsplit(remote.url).hostname or ""
+    return "x-access-token" if "github" in host else "oauth2"
+
+
+def _registered(credentials: Credentials) -> Credentials:
+    masking.register_basic_credentials(credentials.user, credentials.token)
+    return credentials
