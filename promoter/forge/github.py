@@ -1,0 +1,387 @@
+"""GitHub (github.com, GitHub Enterprise Server, GHE.com) through PyGithub's requester.
+
+PyGithub supplies authentication, the Enterprise base URL (``https://HOST/api/v3``) and its GraphQL
+endpoint, and error types; promoter calls the documented REST endpoints through
+``Github.requester`` so each operation makes exactly the calls it needs (no lazy-object completion
+requests), and follows ``Link: rel="next"`` pages itself. Retries use the shared policy in
+:mod:`promoter.forge._http`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+from promoter.forge._http import TIMEOUT, ErrorContext, ForgeHTTPError, Sleep, is_network_error, make_retry
+from promoter.forge.base import (
+    CommitState,
+    LookupState,
+    Outcome,
+    Request,
+    RequestState,
+    check_commit_state,
+    unique,
+)
+from promoter.masking import register_secret
+
+log = logging.getLogger(__name__)
+
+_COMMIT_STATES = {
+    "pending": "pending",
+    "running": "pending",
+    "success": "success",
+    "failed": "failure",
+    "canceled": "error",
+}
+_GRAPHQL_STATES: dict[str, RequestState] = {"OPEN": "open", "CLOSED": "closed", "MERGED": "merged"}
+_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+_BATCH = 100
+_STATUS_DESCRIPTION_LIMIT = 140
+
+
+class GitHubForge:
+    """:class:`promoter.forge.base.Forge` for GitHub. ``project`` is ``OWNER/REPO``."""
+
+    kind = "github"
+
+    def __init__(
+        self,
+        api_url: str,
+        project: str,
+        *,
+        web_url: str = "https://github.com",
+        token: str | None = None,
+        token_var: str | None = None,
+        sleep: Sleep | None = None,
+        token_vars: tuple[str, ...] = ("PROMOTER_TOKEN", "GITHUB_TOKEN"),
+    ) -> None:
+        import github
+
+        register_secret(token)
+        self.api_url = api_url.rstrip("/")
+        self.web_url = web_url.rstrip("/")
+        self.project = project
+        self.owner = project.split("/", 1)[0]
+        self._repo = f"/repos/{project}"
+        self._ctx = ErrorContext(
+            forge="GitHub",
+            where=f"{self.web_url}/{project}",
+            api_url=self.api_url,
+            token_var=token_var,
+            token_vars=token_vars,
+            scopes="contents, pull requests, issues and statuses write access",
+        )
+        self._gh = github.Github(
+            base_url=self.api_url,
+            auth=github.Auth.Token(token) if token else None,
+            per_page=100,
+            retry=make_retry(sleep),
+            timeout=int(TIMEOUT),
+            user_agent="promoter",
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+            lazy=True,
+        )
+        self._requester = self._gh.requester
+        self._github_error: type[Exception] = github.GithubException
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except self._github_error as exc:
+            raise self._ctx.http_error(action, getattr(exc, "status", None), _detail(exc)) from None
+        except Exception as exc:
+            if is_network_error(exc):
+                raise self._ctx.network_error(action, exc) from None
+            raise
+
+    def _call(
+        self, action: str, verb: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        with self._errors(action):
+            _, data = self._requester.requestJsonAndCheck(verb, path, parameters=params, input=body)
+        return data
+
+    def _pages(self, action: str, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        url: str | None = path
+        query: dict[str, Any] | None = {**params, "per_page": 100}
+        while url:
+            with self._errors(action):
+                headers, data = self._requester.requestJsonAndCheck("GET", url, parameters=query)
+            items.extend(data or ())
+            link = next((v for k, v in headers.items() if k.lower() == "link"), "")
+            match = _NEXT.search(link or "")
+            url, query = (match.group(1), None) if match else (None, None)
+        return items
+
+    def _to_request(self, data: dict[str, Any]) -> Request:
+        head, base = data.get("head") or {}, data.get("base") or {}
+        state: RequestState = "open"
+        if data.get("state") == "closed":
+            state = "merged" if data.get("merged_at") or data.get("merged") else "closed"
+        return Request(
+            number=int(data["number"]),
+            url=data.get("html_url") or self.request_url(int(data["number"])),
+            title=data.get("title") or "",
+            body=data.get("body") or "",
+            source_branch=head.get("ref") or "",
+            target_branch=base.get("ref") or "",
+            state=state,
+            labels=tuple(
+                lbl["name"] if isinstance(lbl, dict) else str(lbl) for lbl in data.get("labels") or ()
+            ),
+            author=(data.get("user") or {}).get("login"),
+            updated_at=data.get("updated_at"),
+            sha=head.get("sha"),
+            draft=bool(data.get("draft")),
+            extra={"node_id": data.get("node_id"), "head_label": head.get("label")},
+        )
+
+    def _same_repo(self, data: dict[str, Any]) -> bool:
+        repo = (data.get("head") or {}).get("repo") or {}
+        return repo.get("full_name", self.project).lower() == self.project.lower()
+
+    # -- requests ----------------------------------------------------------------------------------
+    def find_open_request(self, source: str, target: str) -> Request | None:
+        found = self._pages(
+            "find open pull request",
+            f"{self._repo}/pulls",
+            {"state": "open", "head": f"{self.owner}:{source}", "base": target},
+        )
+        return self._to_request(found[0]) if found else None
+
+    def open_or_update_request(
+        self,
+        source: str,
+        target: str,
+        title: str,
+        body: str,
+        *,
+        labels: Iterable[str] = (),
+        reviewers: Iterable[str] = (),
+        assignees: Iterable[str] = (),
+        draft: bool = False,
+    ) -> tuple[Request, Outcome]:
+        labels = unique(labels)
+        existing = self.find_open_request(source, target)
+        if existing is None:
+            try:
+                created = self._call(
+                    "create pull request",
+                    "POST",
+                    f"{self._repo}/pulls",
+                    body={"title": title, "head": source, "base": target, "body": body, "draft": draft},
+                )
+            except ForgeHTTPError as exc:
+                # lost a race with a concurrent job (422: "A pull request already exists for ...")
+                existing = self.find_open_request(source, target) if exc.status == 422 else None
+                if existing is None:
+                    raise
+            else:
+                request = self._to_request(created)
+                if labels:
+                    self._add_labels(request.number, labels)
+                    request = _with_labels(request, labels)
+                if assignees := unique(assignees):
+                    self._call(
+                        "assign pull request",
+                        "POST",
+                        f"{self._repo}/issues/{request.number}/assignees",
+                        body={"assignees": assignees},
+                    )
+                self.request_reviewers(request.number, reviewers)
+                return request, "created"
+        return self._update(existing, title, body, labels)
+
+    def _update(self, existing: Request, title: str, body: str, labels: list[str]) -> tuple[Request, Outcome]:
+        changes = {
+            key: value for key, value in (("title", title), ("body", body)) if getattr(existing, key) != value
+        }
+        missing = [lbl for lbl in labels if lbl not in existing.labels]
+        request = existing
+        if changes:
+            request = self._to_request(
+                self._call(
+                    "update pull request", "PATCH", f"{self._repo}/pulls/{existing.number}", body=changes
+                )
+            )
+        if missing:
+            self._add_labels(existing.number, missing)
+            request = _with_labels(request, missing)
+        return request, ("updated" if changes or missing else "unchanged")
+
+    def _add_labels(self, number: int, labels: list[str]) -> None:
+        self._call("add labels", "POST", f"{self._repo}/issues/{int(number)}/labels", body={"labels": labels})
+
+    def close_request(self, number: int, comment: str | None = None) -> None:
+        if comment:
+            self.comment(number, comment)
+        self._call(
+            "close pull request", "PATCH", f"{self._repo}/pulls/{int(number)}", body={"state": "closed"}
+        )
+
+    def comment(self, number: int, body: str) -> None:
+        self._call(
+            "comment on pull request",
+            "POST",
+            f"{self._repo}/issues/{int(number)}/comments",
+            body={"body": body},
+        )
+
+    def set_labels(self, number: int, labels: Iterable[str]) -> None:
+        self._call(
+            "set labels", "PUT", f"{self._repo}/issues/{int(number)}/labels", body={"labels": unique(labels)}
+        )
+
+    def request_reviewers(self, number: int, reviewers: Iterable[str]) -> None:
+        """Users by login; ``org/team`` (or ``@org/team``) requests a team review by its slug."""
+        users, teams = [], []
+        for name in unique(r.lstrip("@") for r in reviewers):
+            if "/" in name:
+                teams.append(name.split("/", 1)[1])
+            else:
+                users.append(name)
+        if not users and not teams:
+            return
+        body: dict[str, list[str]] = {"reviewers": users}
+        if teams:
+            body["team_reviewers"] = teams
+        self._call(
+            "request reviewers", "POST", f"{self._repo}/pulls/{int(number)}/requested_reviewers", body=body
+        )
+
+    def enable_auto_merge(self, number: int) -> None:
+        """GraphQL ``enablePullRequestAutoMerge`` (merge method MERGE).
+
+        GitHub accepts it only when "Allow auto-merge" is on in the repository settings and the pull
+        request still waits for something (required checks or reviews); otherwise the error says so.
+        """
+        data = self._call("read pull request", "GET", f"{self._repo}/pulls/{int(number)}")
+        mutation = (
+            "mutation($id: ID!) { enablePullRequestAutoMerge(input: {pullRequestId: $id, mergeMethod: MERGE})"
+            " { pullRequest { number } } }"
+        )
+        errors = self._graphql("enable auto-merge", mutation, {"id": data.get("node_id")}).get("errors")
+        if errors:
+            detail = "; ".join(str(e.get("message", e)) for e in errors)
+            raise ForgeHTTPError(
+                f"GitHub: enable auto-merge on #{number}: {detail}",
+                status=None,
+                where=self.request_url(number),
+                hint="turn on 'Allow auto-merge' in the repository settings and protect the target branch "
+                "with required checks or reviews; a pull request that can already be merged cannot wait",
+            )
+
+    def _graphql(self, action: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """POST a GraphQL document; returns the whole answer (``data`` and ``errors``) for the caller."""
+        return self._call(
+            action, "POST", self._requester.graphql_url, body={"query": query, "variables": variables}
+        )
+
+    def list_open_requests(
+        self, *, source_prefix: str | None = None, target: str | None = None
+    ) -> list[Request]:
+        params: dict[str, Any] = {"state": "open"}
+        if target:
+            params["base"] = target
+        found = self._pages("list open pull requests", f"{self._repo}/pulls", params)
+        if source_prefix is not None:
+            found = [
+                pr
+                for pr in found
+                if str((pr.get("head") or {}).get("ref", "")).startswith(source_prefix)
+                and self._same_repo(pr)
+            ]
+        return [self._to_request(pr) for pr in found]
+
+    def get_request_state(self, number: int) -> LookupState:
+        try:
+            data = self._call("read pull request", "GET", f"{self._repo}/pulls/{int(number)}")
+        except ForgeHTTPError as exc:
+            if exc.status == 404:
+                return "gone"
+            raise
+        return self._to_request(data).state
+
+    def list_request_states(self, numbers: Iterable[int]) -> dict[int, LookupState]:
+        """One paginated listing of open pull requests, then one GraphQL query per 100 of the rest."""
+        wanted = sorted({int(n) for n in numbers})
+        if not wanted:
+            return {}
+        states: dict[int, LookupState] = dict.fromkeys(wanted, "gone")
+        for pr in self.list_open_requests():
+            if pr.number in states:
+                states[pr.number] = "open"
+        rest = [n for n in wanted if states[n] != "open"]
+        owner, name = self.project.split("/", 1)
+        for start in range(0, len(rest), _BATCH):
+            chunk = rest[start : start + _BATCH]
+            fields = " ".join(f"pr{n}: pullRequest(number: {n}) {{ number state }}" for n in chunk)
+            query = (
+                "query($owner: String!, $name: String!) "
+                f"{{ repository(owner: $owner, name: $name) {{ {fields} }} }}"
+            )
+            answer = self._graphql("look up pull requests", query, {"owner": owner, "name": name})
+            repository = (answer.get("data") or {}).get("repository")
+            if repository is None:
+                errors = "; ".join(str(e.get("message", e)) for e in answer.get("errors") or ())
+                raise ForgeHTTPError(
+                    f"GitHub: look up pull requests: {errors or 'no repository in the answer'}",
+                    status=None,
+                    where=self._ctx.where,
+                )
+            for n in chunk:
+                node = repository.get(f"pr{n}")
+                if node:  # null with a NOT_FOUND error when the number does not exist
+                    states[n] = _GRAPHQL_STATES.get(str(node.get("state")), "closed")
+        return states
+
+    # -- commits and links -------------------------------------------------------------------------
+    def commit_status(
+        self,
+        sha: str,
+        state: CommitState,
+        *,
+        context: str,
+        description: str,
+        target_url: str | None = None,
+    ) -> None:
+        body: dict[str, Any] = {
+            "state": _COMMIT_STATES[check_commit_state(state)],
+            "context": context,
+            "description": description[:_STATUS_DESCRIPTION_LIMIT],
+        }
+        if target_url:
+            body["target_url"] = target_url
+        self._call("set commit status", "POST", f"{self._repo}/statuses/{quote(sha, safe='')}", body=body)
+
+    def compare_url(self, base: str, head: str) -> str:
+        return f"{self.web_url}/{self.project}/compare/{quote(base, safe='/')}...{quote(head, safe='/')}"
+
+    def request_url(self, number: int) -> str:
+        return f"{self.web_url}/{self.project}/pull/{int(number)}"
+
+
+def _with_labels(request: Request, labels: list[str]) -> Request:
+    from dataclasses import replace
+
+    return replace(request, labels=tuple(unique([*request.labels, *labels])))
+
+
+def _detail(exc: BaseException) -> str:
+    data = getattr(exc, "data", None)
+    if not isinstance(data, dict):
+        return str(data or "")
+    parts = [str(data.get("message") or "")]
+    for error in data.get("errors") or ():
+        parts.append(
+            str(error.get("message") or error.get("code") or error) if isinstance(error, dict) else str(error)
+        )
+    return "; ".join(p for p in parts if p)
