@@ -1,0 +1,227 @@
+"""Render a directory of the env repo into Kubernetes objects.
+
+A directory holding ``kustomization.yaml`` is rendered by ``kubectl kustomize``, one holding ``Chart.yaml``
+by ``helm template`` (only when helm is on PATH), and any other directory contributes its ``*.yaml``,
+``*.yml`` and ``*.json`` files and its sub-directories. Errors are collected per file or directory so the
+caller can refuse to prune and name every culprit.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promoter.reconcile.kubectl import Kubectl
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+SKIPPED_FILES = {"promoter.yaml", "promoter.yml"}  # the env repo's own configuration
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """Identity of one object; ``namespace`` is empty for cluster-scoped objects."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
+
+    @property
+    def type_arg(self) -> str:
+        """``Kind.version.group/name`` as kubectl understands it, unambiguous across API groups."""
+        return f"{self.kind}.{self.version}.{self.group}/{self.name}"
+
+    @property
+    def diff_name(self) -> str:
+        """The file name ``kubectl diff`` gives this object."""
+        group = f"{self.group}." if self.group else ""
+        return f"{group}{self.version}.{self.kind}.{self.namespace}.{self.name}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> ObjectRef:
+        return cls(data["apiVersion"], data["kind"], data.get("namespace", ""), data["name"])
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind}/{where}"
+
+
+@dataclass
+class Manifest:
+    obj: dict[str, Any]
+    source: str  # file or directory, relative to the rendered root
+
+    @property
+    def ref(self) -> ObjectRef:
+        meta = self.obj.get("metadata") or {}
+        return ObjectRef(self.obj["apiVersion"], self.obj["kind"], meta.get("namespace") or "", meta["name"])
+
+
+@dataclass(frozen=True)
+class RenderError:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class Rendered:
+    manifests: list[Manifest] = field(default_factory=list)
+    errors: list[RenderError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def render_tree(root: Path, kubectl: Kubectl, *, helm: str | None = None) -> Rendered:
+    """Render everything under ``root``; ``helm`` defaults to the helm found on PATH."""
+    helm = helm if helm is not None else shutil.which("helm")
+    result = Rendered()
+    if not root.is_dir():
+        result.errors.append(RenderError(root.name or str(root), "path does not exist in the env repo"))
+        return result
+    for directory, kind in _walk(root):
+        rel = directory.relative_to(root).as_posix() or "."
+        try:
+            if kind == "kustomize":
+                text = kubectl.run(["kustomize", str(directory)], check=False)
+                if text.returncode != 0:
+                    result.errors.append(RenderError(rel, f"kubectl kustomize failed: {text.error_text()}"))
+                    continue
+                _add_documents(result, text.stdout, rel)
+            elif kind == "helm":
+                if not helm:
+                    result.errors.append(
+                        RenderError(
+                            rel, "Helm chart found but helm is not on PATH; install helm to render it"
+                        )
+                    )
+                    continue
+                _render_helm(result, helm, directory, rel)
+            else:
+                for file in sorted(p for p in directory.iterdir() if _is_manifest(p)):
+                    text_ = file.read_text(encoding="utf-8-sig")
+                    _add_documents(result, text_, file.relative_to(root).as_posix())
+        except (OSError, UnicodeDecodeError) as exc:
+            result.errors.append(RenderError(rel, f"cannot read: {exc}"))
+    _check_duplicates(result)
+    return result
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, str]]:
+    """Directories in a stable order with how to render each; rendered directories are not descended."""
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        names = {p.name for p in directory.iterdir()}
+        if names & set(KUSTOMIZATION_FILES):
+            yield directory, "kustomize"
+            continue
+        if "Chart.yaml" in names:
+            yield directory, "helm"
+            continue
+        yield directory, "plain"
+        subdirs = sorted(
+            (p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True
+        )
+        stack.extend(subdirs)
+
+
+def _is_manifest(path: Path) -> bool:
+    return (
+        path.is_file()
+        and path.suffix in MANIFEST_SUFFIXES
+        and not path.name.startswith(".")
+        and path.name not in SKIPPED_FILES
+    )
+
+
+def _render_helm(result: Rendered, helm: str, directory: Path, rel: str) -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [helm, "template", directory.name, str(directory)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        first = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[0]
+        result.errors.append(RenderError(rel, f"helm template failed: {first}"))
+        return
+    _add_documents(result, done.stdout, rel)
+
+
+def _add_documents(result: Rendered, text: str, source: str) -> None:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        documents = list(YAML(typ="safe").load_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        result.errors.append(RenderError(where, f"YAML does not parse: {exc.problem or exc.context}"))
+        return
+    except YAMLError as exc:
+        result.errors.append(RenderError(source, f"YAML does not parse: {exc}"))
+        return
+    for index, document in enumerate(documents):
+        if document is None:
+            continue
+        for obj in _expand_lists(document):
+            problem = _invalid(obj)
+            if problem:
+                result.errors.append(RenderError(source, f"document {index + 1}: {problem}"))
+            else:
+                result.manifests.append(Manifest(obj, source))
+
+
+def _expand_lists(document: Any) -> Iterator[Any]:
+    if isinstance(document, dict) and str(document.get("kind", "")).endswith("List") and "items" in document:
+        for item in document.get("items") or []:
+            yield from _expand_lists(item)
+    else:
+        yield document
+
+
+def _invalid(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return "not a Kubernetes object (expected a mapping)"
+    if not isinstance(obj.get("apiVersion"), str) or not isinstance(obj.get("kind"), str):
+        return "not a Kubernetes object (apiVersion and kind are required)"
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        return f"{obj['kind']} without metadata.name"
+    return None
+
+
+def _check_duplicates(result: Rendered) -> None:
+    seen: dict[tuple[str, str, str, str], str] = {}
+    for manifest in result.manifests:
+        ref = manifest.ref
+        key = (ref.group, ref.kind, ref.namespace, ref.name)
+        if key in seen:
+            result.errors.append(RenderError(manifest.source, f"{ref} is also defined in {seen[key]}"))
+        else:
+            seen[key] = manifest.source

@@ -1,0 +1,107 @@
+"""Fetch one branch of the env repo into a cache directory, keeping the last good checkout.
+
+A shallow fetch of the single branch; the working tree only moves after a successful fetch, so when the
+remote is unreachable the previous revision stays on disk and the caller can tell it is stale. With
+``PROMOTER_TOKEN`` set and an http(s) URL, git gets an ``Authorization`` header through
+``GIT_CONFIG_COUNT`` variables in the child's environment: never in argv or ``.git/config``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from promoter import masking
+from promoter.errors import GitError, UsageError
+
+TOKEN_USER = "x-access-token"  # noqa: S105 - a user name; GitHub wants this; GitLab accepts any user name with a token
+
+
+@dataclass(frozen=True)
+class Checkout:
+    path: Path
+    revision: str
+    stale: bool = False  # the fetch failed: this is the last good checkout
+    error: str | None = None
+
+
+def auth_environment(url: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    env = os.environ if environ is None else environ
+    token = env.get("PROMOTER_TOKEN")
+    if not token or urlsplit(url).scheme not in ("http", "https"):
+        return {}
+    masking.register_basic_credentials(TOKEN_USER, token)
+    basic = base64.b64encode(f"{TOKEN_USER}:{token}".encode()).decode()
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "http.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+    }
+
+
+class GitSource:
+    def __init__(self, url: str, ref: str, cache_dir: Path) -> None:
+        parts = urlsplit(url)
+        if parts.password:
+            raise UsageError(
+                "the env repo URL must not contain credentials",
+                where=masking.mask(url.replace(parts.password, masking.MASK)),
+                hint="set PROMOTER_TOKEN instead",
+            )
+        self.url = url
+        self.ref = ref
+        self.cache_dir = cache_dir
+
+    def fetch(self) -> Checkout:
+        import git
+
+        workdir = self.cache_dir / "checkout"
+        try:
+            repo = git.Repo(workdir) if (workdir / ".git").is_dir() else git.Repo.init(workdir)
+            if "origin" not in [r.name for r in repo.remotes]:
+                repo.create_remote("origin", self.url)
+            elif repo.remotes.origin.url != self.url:
+                repo.remotes.origin.set_url(self.url)
+        except (git.GitError, OSError) as exc:
+            raise GitError(f"cannot prepare the checkout cache: {exc}", where=str(workdir)) from exc
+        target = f"refs/remotes/origin/{self.ref}"
+        try:
+            repo.git.fetch(
+                "--depth=1",
+                "--no-tags",
+                "origin",
+                f"+refs/heads/{self.ref}:{target}",
+                env={**auth_environment(self.url), "GIT_TERMINAL_PROMPT": "0"},
+            )
+            revision = repo.git.rev_parse(target)
+            repo.git.checkout("--force", "--detach", revision)
+            repo.git.clean("-ffdxq")
+        except git.GitCommandError as exc:
+            message = masking.mask(_first_error_line(exc))
+            last = _head(repo)
+            if last is None:
+                raise GitError(
+                    f"cannot fetch {self.ref}: {message}",
+                    where=masking.mask(self.url),
+                    hint="check the URL, the branch name and PROMOTER_TOKEN",
+                ) from None
+            return Checkout(workdir, last, stale=True, error=f"cannot fetch {self.ref}: {message}")
+        return Checkout(workdir, revision)
+
+
+def _head(repo: object) -> str | None:
+    try:
+        return repo.head.commit.hexsha  # type: ignore[attr-defined]
+    except ValueError:
+        return None
+
+
+def _first_error_line(exc: object) -> str:
+    stderr = str(getattr(exc, "stderr", "") or "")
+    lines = [line.strip().removeprefix("stderr:").strip(" '") for line in stderr.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("hint:")]
+    fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (fatal or lines or ["git fetch failed"])[0]
