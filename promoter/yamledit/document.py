@@ -190,6 +190,7 @@ class YamlDocument:
         for depth, segment in enumerate(path):
             in_flow = in_flow or bool(getattr(node, "flow_style", False))
             done = path[:depth]
+            parent = node
             if isinstance(segment, str):
                 if not isinstance(node, MappingNode):
                     raise self._miss(
@@ -208,6 +209,13 @@ class YamlDocument:
                 key_node, node = None, node.value[segment]
             else:
                 key_node, node = None, self._select(node, segment, path, depth)
+            if depth < len(path) - 1 and _is_alias(parent, key_node, node):
+                raise UnsafeTargetError(
+                    f"{format_key(path)} is reached through the alias at {format_key(path[: depth + 1])}: "
+                    "editing it would change the anchored original too",
+                    where=self.where(key_node.end_mark.index if key_node else parent.start_mark.index),
+                    hint="edit the anchored original instead",
+                )
         if not isinstance(node, ScalarNode):
             kind = "mapping" if isinstance(node, MappingNode) else "sequence"
             raise UnsafeTargetError(
@@ -298,6 +306,13 @@ def _walk(node: Node, path: KeyPath, doc: int, seen: set[int]) -> Iterator[tuple
     elif isinstance(node, SequenceNode):
         for i, item in enumerate(node.value):
             yield from _walk(item, (*path, i), doc, seen)
+
+
+def _is_alias(parent: Node, key_node: Node | None, child: Node) -> bool:
+    """An alias composes to the anchored node, whose text lies before the place that refers to it."""
+    if key_node is not None:
+        return child.start_mark.index < key_node.end_mark.index
+    return child.start_mark.index < parent.start_mark.index
 
 
 def _key_text(node: Node) -> str:

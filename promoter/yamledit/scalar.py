@@ -33,7 +33,7 @@ _NON_STRING = re.compile(
     re.VERBOSE,
 )
 _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
-_FLOW_INDICATORS = set(",[]{}")
+_FLOW_INDICATORS = set(",[]{}?")  # libyaml also rejects "?" inside flow plain scalars
 _PRINTABLE = re.compile(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f\ufeff\ufffe\uffff]*$")
 
 
