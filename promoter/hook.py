@@ -183,6 +183,9 @@ class _Server(ThreadingHTTPServer):
 class HookServer:
     """The webhook receiver, bound on construction (``port`` is known even when listening on port 0)."""
 
+    poll_interval = 0.2
+    """Seconds between checks for a shutdown request while idle."""
+
     def __init__(
         self,
         listen: str,
@@ -246,7 +249,7 @@ class HookServer:
         self._serving.set()
         LOG.info("hook: listening on %s", self.url)
         try:
-            self._httpd.serve_forever(poll_interval=0.2)
+            self._httpd.serve_forever(poll_interval=self.poll_interval)
         finally:
             self._httpd.server_close()
             self._stopped.set()

@@ -1,0 +1,569 @@
+"""The webhook receiver over real HTTP on 127.0.0.1: authentication, events, concurrency, shutdown."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import pytest
+
+from promoter import masking
+from promoter.errors import ConfigError, ForgeError, OperationalError, UsageError
+from promoter.hook import CloseEvent, HookServer, github_signature, parse_listen
+
+SECRET = "whsec-8f2b1c9d4e7a6350"
+OTHER_SECRET = "whsec-0000000000000000"
+
+
+# --- payloads shaped like the forges' documentation -------------------------------------------------
+def gitlab_mr_payload(action: str = "close", iid: int = 1, branch: str = "ms-viewport") -> dict:
+    state = {"close": "closed", "merge": "merged"}.get(action, "opened")
+    return {
+        "object_kind": "merge_request",
+        "event_type": "merge_request",
+        "user": {"id": 1, "name": "Administrator", "username": "root", "avatar_url": None},
+        "project": {
+            "id": 1,
+            "name": "Gitlab Test",
+            "web_url": "http://example.com/gitlabhq/gitlab-test",
+            "path_with_namespace": "gitlabhq/gitlab-test",
+            "default_branch": "master",
+        },
+        "object_attributes": {
+            "id": 99,
+            "iid": iid,
+            "target_branch": "master",
+            "source_branch": branch,
+            "source_project_id": 14,
+            "author_id": 51,
+            "title": "MS-Viewport",
+            "state": state,
+            "action": action,
+            "url": f"http://example.com/diaspora/merge_requests/{iid}",
+            "last_commit": {"id": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"},
+        },
+        "labels": [],
+        "changes": {"state_id": {"previous": 1, "current": 2}},
+        "repository": {"name": "Gitlab Test", "url": "http://example.com/gitlabhq/gitlab-test.git"},
+    }
+
+
+def github_pr_payload(
+    action: str = "closed", number: int = 2, merged: bool = False, branch: str = "changes"
+) -> dict:
+    return {
+        "action": action,
+        "number": number,
+        "pull_request": {
+            "url": f"https://api.github.com/repos/Codertocat/Hello-World/pulls/{number}",
+            "id": 279147437,
+            "number": number,
+            "state": "closed" if action == "closed" else "open",
+            "title": "Update the README with new information.",
+            "user": {"login": "Codertocat", "id": 21031067},
+            "merged": merged,
+            "merged_at": "2019-05-15T15:20:40Z" if merged else None,
+            "head": {
+                "label": f"Codertocat:{branch}",
+                "ref": branch,
+                "sha": "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+            },
+            "base": {
+                "label": "Codertocat:master",
+                "ref": "master",
+                "sha": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+            },
+        },
+        "repository": {"id": 186853002, "name": "Hello-World", "full_name": "Codertocat/Hello-World"},
+        "sender": {"login": "Codertocat", "id": 21031067},
+    }
+
+
+def gitlab_headers(event: str = "Merge Request Hook", token: str | None = SECRET) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "GitLab/17.0.0",
+        "X-Gitlab-Event": event,
+        "X-Gitlab-Event-UUID": str(uuid.uuid4()),
+        "X-Gitlab-Instance": "https://gitlab.example.com",
+    }
+    if token is not None:
+        headers["X-Gitlab-Token"] = token
+    return headers
+
+
+def github_headers(body: bytes, event: str = "pull_request", secret: str | None = SECRET) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/044aadd",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-GitHub-Hook-ID": "292430182",
+    }
+    if secret is not None:
+        headers["X-Hub-Signature-256"] = github_signature(secret, body)
+    return headers
+
+
+# --- server fixture ----------------------------------------------------------------------------------
+@dataclass
+class Recorder:
+    """A handler that records calls and whether two calls for the same request ever overlapped."""
+
+    result: str = "deleted"
+    delay: float = 0.0
+    before: Callable[[CloseEvent], None] | None = None
+    error: Exception | None = None
+    calls: list[CloseEvent] = field(default_factory=list)
+    overlaps: int = 0
+    _active: dict[tuple, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, event: CloseEvent) -> str:
+        key = (event.forge, event.project, event.request_id)
+        with self._lock:
+            self._active[key] = self._active.get(key, 0) + 1
+            if self._active[key] > 1:
+                self.overlaps += 1
+            self.calls.append(event)
+        try:
+            if self.before:
+                self.before(event)
+            if self.delay:
+                time.sleep(self.delay)
+            if self.error:
+                raise self.error
+            return self.result
+        finally:
+            with self._lock:
+                self._active[key] -= 1
+
+
+@dataclass
+class Running:
+    server: HookServer
+    recorder: Recorder
+    thread: threading.Thread
+    logs: list[str]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+
+    def post(self, body: bytes, headers: dict[str, str], path: str = "/") -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=15)
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=15)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.sink = sink
+        self.addFilter(masking.MaskingFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(record.getMessage())
+
+
+@pytest.fixture
+def hook_server() -> Iterator[Callable[..., Running]]:
+    """Start a HookServer on a free 127.0.0.1 port; every server started is stopped afterwards."""
+    started: list[Running] = []
+    logger = logging.getLogger("promoter.hook")
+    logs: list[str] = []
+    handler = _ListHandler(logs)
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+
+    def start(recorder: Recorder | None = None, **kwargs: object) -> Running:
+        recorder = recorder or Recorder()
+        options: dict = {"gitlab_token": SECRET, "github_secret": SECRET, **kwargs}
+        server = HookServer("127.0.0.1:0", recorder, **options)
+        server.poll_interval = 0.01
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running = Running(server, recorder, thread, logs)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)
+
+
+def _delivery_lines(logs: list[str]) -> list[str]:
+    return [line for line in logs if line.startswith("hook: delivery ")]
+
+
+# --- valid close and merge events ---------------------------------------------------------------------
+@pytest.mark.parametrize(("action", "expected"), [("close", "closed"), ("merge", "merged")])
+def test_gitlab_close_and_merge_call_the_handler(hook_server, action: str, expected: str) -> None:
+    running = hook_server()
+    headers = gitlab_headers()
+    status, body = running.post(json.dumps(gitlab_mr_payload(action, iid=7)).encode(), headers)
+    assert status == 200
+    assert running.recorder.calls == [
+        CloseEvent(
+            forge="gitlab",
+            project="gitlabhq/gitlab-test",
+            request_id=7,
+            action=expected,
+            source_branch="ms-viewport",
+            delivery_id=headers["X-Gitlab-Event-UUID"],
+        )
+    ]
+    reply = json.loads(body)
+    assert reply["result"] == "deleted"
+    assert reply["event"]["request_id"] == 7
+
+
+@pytest.mark.parametrize(("merged", "expected"), [(False, "closed"), (True, "merged")])
+def test_github_closed_pull_request_calls_the_handler(hook_server, merged: bool, expected: str) -> None:
+    running = hook_server()
+    body = json.dumps(github_pr_payload(merged=merged, number=12, branch="feature/x: y")).encode()
+    headers = github_headers(body)
+    status, reply = running.post(body, headers, path="/hooks/github")
+    assert status == 200, reply
+    assert running.recorder.calls == [
+        CloseEvent(
+            forge="github",
+            project="Codertocat/Hello-World",
+            request_id=12,
+            action=expected,
+            source_branch="feature/x: y",
+            delivery_id=headers["X-GitHub-Delivery"],
+        )
+    ]
+
+
+def test_content_type_with_charset_is_accepted(hook_server) -> None:
+    running = hook_server()
+    headers = gitlab_headers() | {"Content-Type": "application/json; charset=utf-8"}
+    status, _ = running.post(json.dumps(gitlab_mr_payload()).encode(), headers)
+    assert status == 200
+    assert len(running.recorder.calls) == 1
+
+
+def test_healthz(hook_server) -> None:
+    running = hook_server()
+    assert running.get("/healthz") == (200, b'{"status": "ok"}')
+    assert running.get("/other")[0] == 404
+
+
+# --- rejected deliveries --------------------------------------------------------------------------------
+@pytest.mark.parametrize("token", [None, "", "wrong", SECRET + "x", SECRET[:-1], OTHER_SECRET])
+def test_gitlab_bad_token_is_401(hook_server, token: str | None) -> None:
+    running = hook_server()
+    status, _ = running.post(json.dumps(gitlab_mr_payload()).encode(), gitlab_headers(token=token))
+    assert status == 401
+    assert running.recorder.calls == []
+
+
+def test_github_bad_signatures_are_401(hook_server) -> None:
+    running = hook_server()
+    body = json.dumps(github_pr_payload()).encode()
+    tampered = body.replace(b'"number": 2', b'"number": 3')
+    cases = [
+        (body, github_headers(body, secret=None)),
+        (body, github_headers(body, secret=OTHER_SECRET)),
+        (tampered, github_headers(body)),
+        (body, github_headers(body) | {"X-Hub-Signature-256": "sha1=" + "0" * 40}),
+        (body, github_headers(body) | {"X-Hub-Signature-256": github_signature(SECRET, body).upper()}),
+    ]
+    for payload, headers in cases:
+        assert running.post(payload, headers)[0] == 401
+    assert running.recorder.calls == []
+
+
+def test_forge_without_a_configured_secret_is_401(hook_server) -> None:
+    running = hook_server(gitlab_token=None)
+    status, _ = running.post(json.dumps(gitlab_mr_payload()).encode(), gitlab_headers())
+    assert status == 401
+    body = json.dumps(github_pr_payload()).encode()
+    assert running.post(body, github_headers(body))[0] == 200
+    assert [call.forge for call in running.recorder.calls] == ["github"]
+
+
+def test_unauthenticated_other_events_are_401_not_204(hook_server) -> None:
+    running = hook_server()
+    body = b'{"zen": "Keep it logically awesome.", "hook_id": 1}'
+    assert running.post(body, github_headers(body, event="ping", secret=OTHER_SECRET))[0] == 401
+
+
+def test_wrong_content_type_is_415(hook_server) -> None:
+    running = hook_server()
+    body = b"payload=" + json.dumps(github_pr_payload()).encode()
+    headers = github_headers(body) | {"Content-Type": "application/x-www-form-urlencoded"}
+    assert running.post(body, headers)[0] == 415
+    assert running.post(b"{}", gitlab_headers() | {"Content-Type": "text/plain"})[0] == 415
+    assert running.recorder.calls == []
+
+
+def test_oversize_body_is_413_without_reading_it(hook_server) -> None:
+    running = hook_server(max_body=1024)
+    with socket.create_connection((running.server.host, running.server.port), timeout=10) as sock:
+        request = (
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"X-Gitlab-Event: Merge Request Hook\r\nX-Gitlab-Token: {SECRET}\r\n"
+            "Content-Length: 104857600\r\n\r\n"
+        )
+        sock.sendall(request.encode() + b"{" * 512)  # 100 MiB announced, 512 bytes sent
+        response = sock.makefile("rb").read()
+    assert response.startswith(b"HTTP/1.0 413 ")
+    assert running.recorder.calls == []
+
+
+def test_body_just_under_the_limit_is_read(hook_server) -> None:
+    running = hook_server(max_body=4096)
+    payload = gitlab_mr_payload()
+    payload["padding"] = ""
+    body = json.dumps(payload).encode()
+    payload["padding"] = "x" * (4096 - len(body))
+    body = json.dumps(payload).encode()
+    assert len(body) == 4096
+    assert running.post(body, gitlab_headers())[0] == 200
+    assert running.post(body + b" ", gitlab_headers())[0] == 413
+
+
+def test_not_a_webhook_and_malformed_payloads_are_400(hook_server) -> None:
+    running = hook_server()
+    assert running.post(b"{}", {"Content-Type": "application/json"})[0] == 400
+    for body in [
+        b"not json",
+        b'{"action": "closed"}',
+        b'{"action": "closed", "pull_request": {"merged": 1}}',
+    ]:
+        assert running.post(body, github_headers(body))[0] == 400
+    payload = gitlab_mr_payload()
+    payload["object_attributes"]["iid"] = "7"
+    assert running.post(json.dumps(payload).encode(), gitlab_headers())[0] == 400
+    assert running.recorder.calls == []
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("Push Hook", {"object_kind": "push", "ref": "refs/heads/main"}),
+        ("Merge Request Hook", gitlab_mr_payload("open")),
+        ("Merge Request Hook", gitlab_mr_payload("update")),
+        ("Merge Request Hook", gitlab_mr_payload("reopen")),
+    ],
+)
+def test_other_gitlab_events_and_actions_are_204(hook_server, event: str, payload: dict) -> None:
+    running = hook_server()
+    status, body = running.post(json.dumps(payload).encode(), gitlab_headers(event=event))
+    assert (status, body) == (204, b"")
+    assert running.recorder.calls == []
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("ping", {"zen": "Design for failure.", "hook_id": 292430182}),
+        ("push", {"ref": "refs/heads/main"}),
+        ("pull_request", github_pr_payload("opened")),
+        ("pull_request", github_pr_payload("synchronize")),
+        ("pull_request", github_pr_payload("reopened")),
+    ],
+)
+def test_other_github_events_and_actions_are_204(hook_server, event: str, payload: dict) -> None:
+    running = hook_server()
+    body = json.dumps(payload).encode()
+    assert running.post(body, github_headers(body, event=event))[0] == 204
+    assert running.recorder.calls == []
+
+
+def test_handler_failure_is_500_and_logged(hook_server) -> None:
+    running = hook_server(Recorder(error=ForgeError("env repo unreachable")))
+    status, body = running.post(json.dumps(gitlab_mr_payload()).encode(), gitlab_headers())
+    assert status == 500
+    assert json.loads(body) == {"result": "error", "error": "ForgeError"}
+    running.stop()
+    (line,) = _delivery_lines(running.logs)
+    assert "status=500" in line and 'error="env repo unreachable"' in line
+
+
+# --- concurrency ----------------------------------------------------------------------------------------
+def test_duplicate_deliveries_are_serialised_per_request(hook_server) -> None:
+    running = hook_server(Recorder(delay=0.005))
+    body = json.dumps(github_pr_payload(number=99, merged=True)).encode()
+    headers = github_headers(body)  # the same delivery, redelivered 50 times at once
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(lambda _: running.post(body, headers)[0], range(50)))
+    assert results == [200] * 50
+    assert len(running.recorder.calls) == 50
+    assert running.recorder.overlaps == 0
+    assert len(running.server.locks) == 0  # per-request locks are dropped when unused
+
+
+def test_different_requests_are_handled_concurrently(hook_server) -> None:
+    both_inside = threading.Barrier(2, timeout=10)
+    running = hook_server(Recorder(before=lambda _event: both_inside.wait()))
+    bodies = [json.dumps(gitlab_mr_payload(iid=iid)).encode() for iid in (1, 2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda body: running.post(body, gitlab_headers())[0], bodies))
+    assert results == [200, 200]  # a broken barrier (serialised handlers) would make the handler fail: 500
+    assert sorted(call.request_id for call in running.recorder.calls) == [1, 2]
+
+
+# --- shutdown ---------------------------------------------------------------------------------------------
+def test_shutdown_finishes_deliveries_in_flight(hook_server) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(_event: CloseEvent) -> None:
+        entered.set()
+        assert release.wait(10)
+
+    running = hook_server(Recorder(before=hold))
+    answer: list[int] = []
+    client = threading.Thread(
+        target=lambda: answer.append(
+            running.post(json.dumps(gitlab_mr_payload()).encode(), gitlab_headers())[0]
+        )
+    )
+    client.start()
+    assert entered.wait(10)
+    stopper = threading.Thread(target=running.server.shutdown)
+    stopper.start()
+    release.set()
+    stopper.join(10)
+    client.join(10)
+    assert not stopper.is_alive() and answer == [200]
+    running.thread.join(10)
+    assert not running.thread.is_alive()
+    with pytest.raises(OSError):
+        socket.create_connection((running.server.host, running.server.port), timeout=2).close()
+
+
+def test_shutdown_before_serving_does_not_hang() -> None:
+    server = HookServer("127.0.0.1:0", Recorder(), gitlab_token=SECRET, github_secret=None)
+    server.shutdown()
+    server.serve_forever()  # returns at once: already stopped
+
+
+def test_sigterm_stops_the_cli_cleanly(tmp_path) -> None:
+    env = {**os.environ, "PROMOTER_WEBHOOK_SECRET": SECRET}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "promoter", "hook", "serve", "--listen", "127.0.0.1:0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = process.stderr.readline()
+        match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", first)
+        assert match, first
+        port = int(match.group(1))
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200
+        conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/", body=b"{}", headers=gitlab_headers(token=SECRET + "-guess"))
+        assert conn.getresponse().status == 401
+        conn.close()
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "SIGTERM received" in stderr and "hook: stopped" in stderr
+    assert "status=401" in stderr
+    assert SECRET not in first + stderr + stdout
+
+
+# --- secrets and configuration -------------------------------------------------------------------------
+def test_secrets_never_reach_the_logs(hook_server) -> None:
+    running = hook_server()
+    body = json.dumps(gitlab_mr_payload(branch=f"leak-{SECRET}")).encode()
+    running.post(body, gitlab_headers())
+    running.post(body, gitlab_headers(token=SECRET + "-almost"))
+    gh_body = json.dumps(github_pr_payload()).encode()
+    running.post(gh_body, github_headers(gh_body))
+    running.stop()
+    lines = _delivery_lines(running.logs)
+    assert len(lines) == 3
+    text = "\n".join(running.logs)
+    assert SECRET not in text
+    assert "leak-" not in text  # branch names and bodies are not logged
+    assert github_signature(SECRET, gh_body) not in text
+
+
+def test_one_log_line_per_delivery_with_its_fields(hook_server) -> None:
+    running = hook_server()
+    running.post(json.dumps(gitlab_mr_payload("merge", iid=5)).encode(), gitlab_headers())
+    running.post(json.dumps(gitlab_mr_payload("open")).encode(), gitlab_headers())
+    running.get("/healthz")
+    running.stop()
+    merged, ignored = sorted(_delivery_lines(running.logs), key=lambda line: "status=204" in line)
+    assert (
+        'event="gitlab:Merge Request Hook" project=gitlabhq/gitlab-test id=5 action=merged status=200'
+        in merged
+    )
+    assert "result=deleted ms=" in merged
+    assert "action=open status=204" in ignored
+
+
+def test_secret_from_environment_is_registered_for_masking(hook_server) -> None:
+    server = HookServer.from_environment(
+        "127.0.0.1:0", Recorder(), environ={"PROMOTER_WEBHOOK_SECRET": SECRET}
+    )
+    try:
+        assert server.gitlab_token == server.github_secret == SECRET
+        assert masking.mask(f"token {SECRET}") == "token ***"
+    finally:
+        server.shutdown()
+
+
+def test_a_secret_is_required() -> None:
+    with pytest.raises(ConfigError):
+        HookServer.from_environment("127.0.0.1:0", Recorder(), environ={})
+
+
+def test_listen_address_parsing() -> None:
+    assert parse_listen("127.0.0.1:8080") == ("127.0.0.1", 8080)
+    assert parse_listen(":9000") == ("", 9000)
+    assert parse_listen("[::1]:8080") == ("::1", 8080)
+    for bad in ["8080", "host:", "host:http", "h:70000"]:
+        with pytest.raises(UsageError):
+            parse_listen(bad)
+
+
+def test_port_in_use_is_an_operational_error(hook_server) -> None:
+    running = hook_server()
+    with pytest.raises(OperationalError, match="cannot listen"):
+        HookServer(f"127.0.0.1:{running.server.port}", Recorder(), gitlab_token=SECRET, github_secret=None)
