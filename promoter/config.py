@@ -189,6 +189,7 @@ def _unknown_name(kind: str, name: str, known: Mapping[str, Any], source: str) -
 _BRANCH_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
 _NAME_MAX = 63
+_IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DURATION_RE = re.compile(r"(?:[0-9]+[wdhms])+")
 _DURATION_PART = re.compile(r"([0-9]+)([wdhms])")
 _UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -271,6 +272,7 @@ _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
+_FLOAT = "tag:yaml.org,2002:float"
 _MERGE = "tag:yaml.org,2002:merge"
 
 
@@ -328,7 +330,8 @@ def string(
 
     def check(r: _Reader, node: Any, at: Any, path: str) -> str:
         if not _is_scalar(node, _STR):
-            raise r.fail(at, f"{_label(path)} must be {expected}, got {_kind(node)}", hint)
+            quote = f'quote it: "{node.value}"' if _is_scalar(node, _INT, _FLOAT, _BOOL) else None
+            raise r.fail(at, f"{_label(path)} must be {expected}, got {_kind(node)}", quote or hint)
         value: str = node.value
         if not value and not allow_empty:
             raise r.fail(at, f"{_label(path)} must not be empty", hint)
@@ -406,7 +409,7 @@ def scalar_text() -> Check:
     """Any scalar, kept as the text written (for template values)."""
 
     def check(r: _Reader, node: Any, at: Any, path: str) -> str:
-        if not _is_scalar(node, _STR, _INT, _BOOL, "tag:yaml.org,2002:float"):
+        if not _is_scalar(node, _STR, _INT, _BOOL, _FLOAT):
             raise r.fail(at, f"{_label(path)} must be a string, number or boolean, got {_kind(node)}")
         return str(node.value)
 
@@ -445,8 +448,8 @@ def _pairs(r: _Reader, node: Any) -> list[tuple[Any, Any]]:
             for source in sources:
                 if not isinstance(source, MappingNode):
                     raise r.fail(key, "'<<' must merge a mapping or a list of mappings")
-                for name, pair in _keyed(r, _pairs(r, source)):
-                    merged.setdefault(name, pair)
+                for pair in _pairs(r, source):
+                    merged.setdefault(str(pair[0].value), pair)
             continue
         if not _is_scalar(key, _STR, _INT):
             raise r.fail(key, f"keys must be plain names, got {_kind(key)}")
@@ -457,11 +460,6 @@ def _pairs(r: _Reader, node: Any) -> list[tuple[Any, Any]]:
     return list({**merged, **own}.values())
 
 
-def _keyed(r: _Reader, pairs: Iterable[tuple[Any, Any]]) -> Iterable[tuple[str, tuple[Any, Any]]]:
-    for key, value in pairs:
-        yield str(key.value), (key, value)
-
-
 def _expect_mapping(r: _Reader, node: Any, at: Any, path: str, example: str) -> None:
     from ruamel.yaml.nodes import MappingNode
 
@@ -469,8 +467,24 @@ def _expect_mapping(r: _Reader, node: Any, at: Any, path: str, example: str) -> 
         raise r.fail(at, f"{_label(path)} must be a mapping, got {_kind(node)}", f"for example: {example}")
 
 
-def map_of(item: Check, *, build: Callable[[str, Any], Any], example: str, allow_empty: bool = True) -> Check:
-    """A mapping of user-chosen names (environments, apps) to items; names are validated."""
+def map_of(
+    item: Check,
+    *,
+    build: Callable[[str, Any], Any],
+    example: str,
+    allow_empty: bool = True,
+    identifiers: bool = False,
+) -> Check:
+    """A mapping of user-chosen names (environments, apps) to items; names are validated.
+
+    Names become branch components (``promoter/<env>/<app>``), so they are restricted; ``identifiers``
+    restricts them further to template variable names.
+    """
+    pattern, rule = (
+        (_IDENTIFIER_RE, "names are letters, digits and '_', not starting with a digit")
+        if identifiers
+        else (_NAME_RE, "names are letters, digits, '-', '_' and inner '.', at most 63 characters")
+    )
 
     def check(r: _Reader, node: Any, at: Any, path: str) -> Mapping[str, Any]:
         _expect_mapping(r, node, at, path, example)
@@ -480,12 +494,8 @@ def map_of(item: Check, *, build: Callable[[str, Any], Any], example: str, allow
         out: dict[str, Any] = {}
         for key, value in pairs:
             name = str(key.value)
-            if len(name) > _NAME_MAX or not _NAME_RE.fullmatch(name) or name.endswith(".lock"):
-                raise r.fail(
-                    key,
-                    f"{name!r} is not a valid name in {_label(path)}",
-                    "names are letters, digits, '-', '_' and inner '.', at most 63 characters",
-                )
+            if len(name) > _NAME_MAX or not pattern.fullmatch(name) or name.endswith(".lock"):
+                raise r.fail(key, f"{name!r} is not a valid name in {_label(path)}", rule)
             child_path = f"{path}.{name}"
             r.locations[child_path] = key
             out[name] = build(name, item(r, value, key, child_path))
@@ -674,7 +684,12 @@ _PREVIEWS = Section(
         "ttl": Field(duration(), attr="ttl_seconds"),
         "max_delete": Field(integer(minimum=0)),
         "values": Field(
-            map_of(scalar_text(), build=lambda _name, v: v, example="{domain: preview.example.com}")
+            map_of(
+                scalar_text(),
+                build=lambda _name, v: v,
+                example="{domain: preview.example.com}",
+                identifiers=True,
+            )
         ),
     },
     example="{branch: dynamic-envs, dir: apps, template: argocd-application, ttl: 7d}",
@@ -706,7 +721,6 @@ _ROOT = Section(
     example="version: 1\nenvironments: {staging: {branch: staging}}",
     extensions=True,
 )
-_NESTED = {"forge": _FORGE, "git": _GIT, "previews": _PREVIEWS}
 
 
 # -------------------------------------------------------------------------------------------------

@@ -364,6 +364,24 @@ MALFORMED = [
         "2:1",
         "must not be empty",
     ),
+    (
+        "branch-number",
+        _edit("branch: staging}", "branch: 2024}"),
+        "3:13",
+        "must be a branch name, got an integer",
+    ),
+    (
+        "preview-value-name",
+        BASE + "previews:\n  values: {my-domain: x}\n",
+        "13:12",
+        "'my-domain' is not a valid name",
+    ),
+    (
+        "preview-values-nested",
+        BASE + "previews:\n  values: {a: [1]}\n",
+        "13:12",
+        "must be a string, number or boolean",
+    ),
     ("non-mapping-root", "- version: 1\n", "1:1", "the top level must be a mapping"),
     ("empty-file", "", "1:1", "is empty"),
 ]
@@ -542,3 +560,15 @@ def test_models_are_immutable() -> None:
     with pytest.raises(TypeError):
         config.environments["x"] = Environment("x", "x")  # type: ignore[index]
     assert hash(config.environment("production")) == hash(config.environment("production"))
+
+
+def test_documented_example_is_the_full_fixture() -> None:
+    doc = (Path(__file__).parent.parent.parent / "docs" / "config.md").read_text(encoding="utf-8")
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert parse_config(example, "docs/config.md") == load_config(FIXTURES / "full.yaml")
+
+
+def test_number_for_a_string_says_to_quote_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config("version: 1\nenvironments: {a: {branch: 2024}}\n", "c.yaml")
+    assert caught.value.hint == 'quote it: "2024"'
