@@ -282,6 +282,7 @@ class _Reader:
     def __init__(self, source: str) -> None:
         self.source = source
         self.locations: dict[str, Any] = {}
+        self.pairs: dict[int, list[tuple[Any, Any]] | None] = {}  # per mapping node; None while merging
 
     def where(self, node: Any) -> str:
         if node is None:
@@ -437,9 +438,18 @@ def list_of(item: Check, *, allow_empty: bool = True) -> Check:
 
 
 def _pairs(r: _Reader, node: Any) -> list[tuple[Any, Any]]:
-    """Key/value node pairs of a mapping, with ``<<`` merges applied; duplicate keys are errors."""
+    """Key/value node pairs of a mapping, with ``<<`` merges applied; duplicate keys are errors.
+
+    Memoised per node, so aliases cost nothing extra and a mapping that merges itself is an error.
+    """
     from ruamel.yaml.nodes import MappingNode, SequenceNode
 
+    if id(node) in r.pairs:
+        cached = r.pairs[id(node)]
+        if cached is None:
+            raise r.fail(node, "a '<<' merge includes the mapping it belongs to")
+        return cached
+    r.pairs[id(node)] = None
     own: dict[str, tuple[Any, Any]] = {}
     merged: dict[str, tuple[Any, Any]] = {}
     for key, value in node.value:
@@ -457,7 +467,9 @@ def _pairs(r: _Reader, node: Any) -> list[tuple[Any, Any]]:
         if name in own:
             raise r.fail(key, f"duplicate key {name!r}", f"first written at {r.where(own[name][0])}")
         own[name] = (key, value)
-    return list({**merged, **own}.values())
+    result = list({**merged, **own}.values())
+    r.pairs[id(node)] = result
+    return result
 
 
 def _expect_mapping(r: _Reader, node: Any, at: Any, path: str, example: str) -> None:

@@ -382,6 +382,8 @@ MALFORMED = [
         "13:12",
         "must be a string, number or boolean",
     ),
+    ("merge-cycle", "version: 1\nenvironments: &e {<<: *e}\n", "2:15", "a '<<' merge includes the mapping"),
+    ("merge-scalar", BASE + "previews: {<<: 3}\n", "12:12", "'<<' must merge a mapping"),
     ("non-mapping-root", "- version: 1\n", "1:1", "the top level must be a mapping"),
     ("empty-file", "", "1:1", "is empty"),
 ]
@@ -572,3 +574,10 @@ def test_number_for_a_string_says_to_quote_it() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config("version: 1\nenvironments: {a: {branch: 2024}}\n", "c.yaml")
     assert caught.value.hint == 'quote it: "2024"'
+
+
+def test_nested_merges_are_linear_not_exponential() -> None:
+    lines = ["version: 1", "x-0: &a0 {branch: main}"]
+    lines += [f"x-{i}: &a{i} {{<<: [*a{i - 1}, *a{i - 1}]}}" for i in range(1, 60)]
+    lines.append("environments: {prod: *a59}")
+    assert parse_config("\n".join(lines), "c.yaml").environment("prod") == Environment("prod", "main")
