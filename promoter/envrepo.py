@@ -158,10 +158,14 @@ def _parse_author(author: str | None) -> tuple[str, str] | None:
     return found.group(1), found.group(2)
 
 
-def _backoff(attempt: int) -> float:
-    """Equal-jitter exponential backoff: half the window fixed, half random."""
-    window = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
-    return window / 2 + random.uniform(0, window / 2)
+def _backoff(attempt: int, attempt_seconds: float = 0.0) -> float:
+    """Full-jitter exponential backoff.
+
+    The window starts at the larger of ``BACKOFF_BASE`` and the time one attempt took (under load an attempt
+    is the critical section the contenders must spread over), doubles per attempt, and is capped.
+    """
+    base = max(BACKOFF_BASE, min(attempt_seconds, BACKOFF_CAP / 2))
+    return random.uniform(0, min(BACKOFF_CAP, base * 2 ** (attempt - 1)))
 
 
 def _relpath(path: str) -> str:
@@ -205,6 +209,8 @@ class EnvRepo:
         self._tmp: Path | None = None
         self._repo: Repo | None = None
         self._lock = threading.RLock()
+        self._dirty = False
+        self._ident: dict[str, str] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @property
@@ -362,7 +368,7 @@ class EnvRepo:
                 self._run("update-ref", "-d", tracking)
                 return None
             raise self._error("fetch", err or out, what=f"cannot fetch branch {branch}")
-        return self._git("rev-parse", "--verify", f"{tracking}^{{commit}}").strip()
+        return self._resolve(tracking)
 
     def _fetch_existing(self, branch: str) -> str:
         sha = self._fetch(branch)
@@ -427,12 +433,18 @@ class EnvRepo:
         return sorted(name for name in out.split("\0") if name and name.startswith(prefix))
 
     def find_trailers(
-        self, branch: str, match: Mapping[str, str], *, max_commits: int = 2000
+        self,
+        branch: str,
+        match: Mapping[str, str],
+        *,
+        max_commits: int = 2000,
+        accept: Callable[[Mapping[str, str]], bool] | None = None,
     ) -> dict[str, str] | None:
         """Trailers of the newest commit on ``branch`` whose trailers include every ``match`` pair.
 
-        Keys compare case-insensitively, values exactly. History is deepened progressively (blob-less),
-        so a recent match costs one shallow fetch.
+        Keys compare case-insensitively, values exactly; ``accept`` may refine the choice further (e.g. one
+        name in a comma-separated list). History is deepened progressively (blob-less), so a recent match
+        costs one shallow fetch.
         """
         validate_branch_name(branch)
         wanted = {key.lower(): str(value) for key, value in match.items()}
@@ -453,7 +465,9 @@ class EnvRepo:
                 for record in records:
                     trailers = _parse_trailers(record.partition("\x1f")[2])
                     lowered = {key.lower(): value for key, value in trailers.items()}
-                    if all(lowered.get(key) == value for key, value in wanted.items()):
+                    if all(lowered.get(key) == value for key, value in wanted.items()) and (
+                        accept is None or accept(trailers)
+                    ):
                         return trailers
                 if len(records) >= max_commits or len(records) <= seen:
                     return None
@@ -506,19 +520,19 @@ class EnvRepo:
         with self._lock:
             self._ensure()
             for attempt in range(1, max_attempts + 1):
+                began = time.monotonic()
                 target = self._fetch(branch)
                 start = self._start_point(branch, target, base, force_with_lease, create)
                 self._checkout(start)
                 changes = edit(self.worktree)
                 if not isinstance(changes, ChangeSet):
                     raise TypeError("edit must return a ChangeSet")
-                staged = bool(changes) and self._stage(changes)
+                diff = self._stage(changes) if changes else ""
                 text = message(changes) if callable(message) else message
-                if not staged:
+                if not diff:
                     return TransactionResult(
                         "unchanged", branch, None, start, attempt, "", text, changes.changes
                     )
-                diff = self._git("diff", "--cached", "--no-color", "--no-ext-diff", "--no-renames")
                 if dry_run:
                     return TransactionResult(
                         "dry-run", branch, None, start, attempt, diff, text, changes.changes
@@ -536,7 +550,7 @@ class EnvRepo:
                         "changed", branch, commit, start, attempt, diff, text, changes.changes
                     )
                 if attempt < max_attempts:
-                    delay = _backoff(attempt)
+                    delay = _backoff(attempt, time.monotonic() - began)
                     LOG.info(
                         "%s moved while we pushed (attempt %d of %d); retrying on its new head in %.2f s",
                         branch,
@@ -594,32 +608,34 @@ class EnvRepo:
 
     def _checkout(self, sha: str) -> None:
         self._git("checkout", "--quiet", "--force", "--detach", sha)
-        self._git("clean", "--quiet", "-ffdx")
+        if self._dirty:  # an earlier edit may have left untracked files behind
+            self._git("clean", "--quiet", "-ffdx")
+        self._dirty = True
 
-    def _stage(self, changes: ChangeSet) -> bool:
-        """Stage the ChangeSet's paths; True when the index now differs from HEAD."""
+    def _stage(self, changes: ChangeSet) -> str:
+        """Stage the ChangeSet's paths; return the staged diff ("" when the index equals HEAD)."""
         root = self.worktree
         rels = sorted({_relpath(path) for path in changes.paths} - {""})
-        if not rels:
-            return False
-        tracked = set(self._git("ls-files", "-z", "--", *map(_literal, rels)).split("\0")) - {""}
-        present = [
-            rel
-            for rel in rels
-            if (root / rel).exists()
-            or (root / rel).is_symlink()
-            or any(name == rel or name.startswith(rel + "/") for name in tracked)
-        ]
+        present = [rel for rel in rels if (root / rel).exists() or (root / rel).is_symlink()]
+        if len(present) < len(rels):  # deleted paths: stage those git knows about
+            tracked = set(self._git("ls-files", "-z", "--", *map(_literal, rels)).split("\0")) - {""}
+            present += [
+                rel
+                for rel in rels
+                if rel not in present and any(name == rel or name.startswith(rel + "/") for name in tracked)
+            ]
         if not present:
-            return False
+            return ""
         self._git("add", "--all", "--sparse", "--", *map(_literal, present))
-        status, _, err = self._run("diff", "--cached", "--quiet")
-        if status not in (0, 1):
-            raise self._error("diff", err)
-        return status == 1
+        return self._git("diff", "--cached", "--no-color", "--no-ext-diff", "--no-renames")
 
     def _identity(self) -> dict[str, str]:
         """Author and committer: ``author`` if given, else git's usual sources, else a fixed fallback."""
+        if self._ident is None:
+            self._ident = self._find_identity()
+        return self._ident
+
+    def _find_identity(self) -> dict[str, str]:
         if self.author is not None:
             name, email = self.author
             return {
@@ -655,7 +671,16 @@ class EnvRepo:
             str(path),
             env=self._identity(),
         )
-        return self._git("rev-parse", "--verify", "HEAD").strip()
+        return self._resolve("HEAD")
+
+    def _resolve(self, ref: str) -> str:
+        """The sha a ref points to, read from the ref files (no git process)."""
+        from git.refs.symbolic import SymbolicReference
+
+        try:
+            return SymbolicReference.dereference_recursive(self._repo, ref)
+        except ValueError:  # pragma: no cover - unusual ref storage
+            return self._git("rev-parse", "--verify", ref).strip()
 
     def _same_change(self, current: str, commit: str, start: str) -> bool:
         """True when the approval branch already holds this exact change on this exact base."""
