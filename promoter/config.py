@@ -36,6 +36,7 @@ __all__ = [
     "locate_config",
     "parse_config",
     "parse_duration",
+    "resolve_config",
     "safe_join",
 ]
 
@@ -880,6 +881,29 @@ def locate_config(
         if text is not None:
             return text, f"{repo_label}:{CONFIG_FILE}"
     return None
+
+
+def resolve_config(
+    explicit: str | None,
+    cwd: Path,
+    read_from_repo: Callable[[str], str | None] | None,
+    *,
+    repo: str | None = None,
+    repo_label: str = "env-repo",
+) -> Config:
+    """:func:`locate_config` + :func:`parse_config`, with ``repo`` (``--repo``/``PROMOTER_REPO``) on top.
+
+    No config anywhere is a :class:`ConfigError` (exit 2).
+    """
+    found = locate_config(explicit, cwd, read_from_repo, repo_label=repo_label)
+    if found is None:
+        raise ConfigError(
+            f"no {CONFIG_FILE} found",
+            where=str(cwd / CONFIG_FILE),
+            hint=f"pass --config FILE, create {CONFIG_FILE} (promoter init), or commit it to the env repo",
+        )
+    text, source = found
+    return parse_config(text, source).with_repo(repo)
 
 
 # -------------------------------------------------------------------------------------------------

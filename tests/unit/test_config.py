@@ -22,6 +22,7 @@ from promoter.config import (
     locate_config,
     parse_config,
     parse_duration,
+    resolve_config,
     safe_join,
 )
 from promoter.errors import ConfigError, ImageReferenceError
@@ -581,3 +582,22 @@ def test_nested_merges_are_linear_not_exponential() -> None:
     lines += [f"x-{i}: &a{i} {{<<: [*a{i - 1}, *a{i - 1}]}}" for i in range(1, 60)]
     lines.append("environments: {prod: *a59}")
     assert parse_config("\n".join(lines), "c.yaml").environment("prod") == Environment("prod", "main")
+
+
+def test_resolve_config_applies_the_repo_override(tmp_path: Path) -> None:
+    (tmp_path / "promoter.yaml").write_text((FIXTURES / "full.yaml").read_text())
+    config = resolve_config(None, tmp_path, None, repo="file:///srv/env.git")
+    assert config.repo == "file:///srv/env.git"
+    assert resolve_config(None, tmp_path, None).repo == "https://gitlab.example.com/acme/environments.git"
+
+
+def test_resolve_config_without_any_config_is_exit_2(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_config(None, tmp_path, lambda name: None)
+    assert caught.value.exit_code == 2 and "promoter init" in (caught.value.hint or "")
+
+
+def test_invalid_config_from_the_env_repo_names_its_source(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_config(None, tmp_path, lambda name: "version: 1\nenvironments: {a: {brnch: x}}\n")
+    assert caught.value.where == "env-repo:promoter.yaml:2:20"
