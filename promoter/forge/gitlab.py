@@ -188,7 +188,8 @@ class GitLabForge:
             f"{self._api}/merge_requests",
             {"state": "opened", "source_branch": source, "target_branch": target},
         )
-        found = [mr for mr in found if mr.get("source_project_id") == mr.get("target_project_id")] or found
+        # a fork's merge request from a branch of the same name is not ours to update
+        found = [mr for mr in found if mr.get("source_project_id") == mr.get("target_project_id")]
         return self._to_request(found[0]) if found else None
 
     def open_or_update_request(

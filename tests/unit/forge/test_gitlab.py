@@ -162,11 +162,11 @@ def test_create_race_409_updates_the_request_another_job_opened(forge: Forge, ap
     assert [m for m, _ in calls(api)] == ["GET", "POST", "GET", "PUT"]
 
 
-def test_find_open_request_ignores_fork_when_same_project_exists(forge: Forge, api: Any) -> None:
+def test_find_open_request_ignores_merge_requests_from_forks(forge: Forge, api: Any) -> None:
     api.get(MRS, json=[gitlab_mr(4, source_project_id=1), gitlab_mr(5)])
     found = forge.find_open_request(SOURCE, TARGET)
     assert isinstance(found, Request) and found.number == 5
-    api.get(MRS, json=[])
+    api.get(MRS, json=[gitlab_mr(4, source_project_id=1)])
     assert forge.find_open_request(SOURCE, TARGET) is None
 
 
