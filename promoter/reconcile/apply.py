@@ -1,9 +1,9 @@
 """Staged, diff-gated server-side apply.
 
-Stage 1 holds CustomResourceDefinitions and Namespaces (applied, then waited for), stage 2 everything
-else. Each stage is first run through ``kubectl diff --server-side`` (a dry-run PATCH per object) with an
-external diff that prints only the names of the objects that differ, so no manifest content, Secret data
-included, ever reaches our process output; only the differing objects are then applied.
+Stage 1 holds CustomResourceDefinitions and Namespaces (applied; CRDs then waited for until
+established), stage 2 everything else. Each stage first goes through ``kubectl diff --server-side`` (a
+dry-run PATCH per object) with an external diff that prints only the names of the objects that differ,
+so no manifest content, Secret data included, ever reaches our output; only those objects are applied.
 """
 
 from __future__ import annotations
@@ -186,15 +186,12 @@ def _applied_names(stdout: str) -> set[tuple[str, str]]:
 
 
 def _wait(refs: list[ObjectRef], kubectl: Kubectl, result: ApplyResult) -> None:
+    """Wait until new CRDs are established (a Namespace is usable as soon as its apply returns)."""
     crds = [f"customresourcedefinition.apiextensions.k8s.io/{r.name}" for r in refs if r.kind != "Namespace"]
-    namespaces = [f"namespace/{r.name}" for r in refs if r.kind == "Namespace"]
-    for condition, targets in (
-        ("condition=Established", crds),
-        ("jsonpath={.status.phase}=Active", namespaces),
-    ):
-        if targets:
-            outcome = kubectl.run(
-                ["wait", f"--for={condition}", f"--timeout={_WAIT_TIMEOUT}", *targets], check=False
-            )
-            if outcome.returncode != 0:
-                result.errors.append(f"waiting for {', '.join(targets)} failed: {outcome.error_text()}")
+    if not crds:
+        return
+    outcome = kubectl.run(
+        ["wait", "--for=condition=Established", f"--timeout={_WAIT_TIMEOUT}", *crds], check=False
+    )
+    if outcome.returncode != 0:
+        result.errors.append(f"waiting for {', '.join(crds)} failed: {outcome.error_text()}")
