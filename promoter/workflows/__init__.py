@@ -1,0 +1,1 @@
+"""Use cases, one module each: a workflow takes validated inputs and returns a result object."""

@@ -1,0 +1,317 @@
+"""``promoter bump ENV``: point one environment at a new image tag, safely under concurrency.
+
+The edit runs inside an env-repo transaction, so it is re-run on the newest head after a lost push race;
+the downgrade guard runs inside it too, against what the newest head says.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promoter.config import App, Config, Environment
+from promoter.envrepo import ChangeSet, EnvRepo
+from promoter.errors import (
+    ConfigError,
+    DowngradeRefusedError,
+    ImageNotFoundInFileError,
+    ImageReferenceError,
+    UsageError,
+)
+from promoter.imageref import ImageRef, is_valid_tag
+from promoter.versions import is_semver_downgrade
+from promoter.workflows.delivery import Delivery, deliver
+from promoter.workflows.messages import commit_message
+from promoter.workflows.session import Session
+from promoter.yamledit import Change, ScalarEdit, YamlDocument, apply_edits, write_atomic
+
+LOG = logging.getLogger("promoter.bump")
+
+
+@dataclass(frozen=True)
+class BumpOptions:
+    env: str
+    app: str | None = None
+    tag: str | None = None
+    image: str | None = None
+    dry_run: bool = False
+    allow_downgrade: bool = False
+    verify_image: bool = True
+    pin_digest: bool = False
+
+
+@dataclass
+class AppBump:
+    """One app's part of a bump: the new reference and what the files said before."""
+
+    app: str
+    image: str
+    tag: str
+    old_tags: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    downgrade_allowed: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "image": self.image,
+            "tag": self.tag,
+            "old_tags": self.old_tags,
+            "changes": [change.as_dict() for change in self.changes],
+        }
+
+
+@dataclass
+class BumpResult:
+    env: str
+    delivery: Delivery
+    apps: list[AppBump]
+
+    @property
+    def result(self) -> str:
+        return self.delivery.result
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"env": self.env, **self.delivery.as_dict(), "apps": [app.as_dict() for app in self.apps]}
+
+
+def resolve_targets(config: Config, options: BumpOptions) -> list[tuple[App, ImageRef]]:
+    """The apps to change and the exact reference each must point at."""
+    if bool(options.app) == bool(options.image):
+        raise UsageError("give either --app APP --tag TAG or --image REPO:TAG", hint="promoter bump --help")
+    if options.app:
+        if not options.tag:
+            raise UsageError("--app needs --tag", hint="promoter bump ENV --app APP --tag TAG")
+        if not is_valid_tag(options.tag):
+            raise ImageReferenceError(
+                f"invalid tag {options.tag!r}",
+                hint="a tag is up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+            )
+        app = config.app(options.app)
+        return [(app, ImageRef.parse(app.image).with_version(options.tag))]
+    if options.tag:
+        raise UsageError("--tag goes with --app; with --image put the tag in the reference")
+    new = ImageRef.parse(options.image or "")
+    if new.tag is None:
+        raise ImageReferenceError(f"{options.image!r} names no tag", hint=f"e.g. --image {new.name}:1.2.3")
+    apps = config.apps_for_image(new.name)
+    if not apps:
+        known = ", ".join(f"{app.name} ({app.image})" for app in config.apps.values()) or "none"
+        raise ConfigError(
+            f"no app in {config.source} uses the image {new.name}",
+            where=config.source,
+            hint=f"configured apps: {known}",
+        )
+    return [(app, ImageRef.parse(app.image).with_version(new.tag, new.digest)) for app in apps]
+
+
+def verify_in_registry(targets: list[tuple[App, ImageRef]], *, pin: bool) -> list[tuple[App, ImageRef]]:
+    """Refuse (exit 4) tags that are not in the registry; with ``pin`` add the manifest digest."""
+    from promoter.registry import verify_image
+
+    checked: dict[str, str] = {}
+    out = []
+    for app, ref in targets:
+        key = str(ref)
+        if key not in checked:
+            checked[key] = verify_image(ref)
+        out.append((app, ref.with_version(ref.tag, checked[key] if pin else ref.digest)))
+    return out
+
+
+class _Plan:
+    """The edit run inside the transaction: every app's files, grouped per file, guarded, then written."""
+
+    def __init__(
+        self,
+        session: Session,
+        env: Environment,
+        targets: list[tuple[App, ImageRef]],
+        options: BumpOptions,
+        repo: EnvRepo,
+    ) -> None:
+        self.session = session
+        self.env = env
+        self.targets = targets
+        self.options = options
+        self.repo = repo
+        self.apps: list[AppBump] = []
+
+    def sparse_paths(self) -> list[str]:
+        return sorted(
+            {self.env.file_path(t.file) for app, _ in self.targets for t in app.files_for(self.env.name)}
+        )
+
+    def __call__(self, worktree: Path) -> ChangeSet:
+        documents: dict[str, YamlDocument] = {}
+        edits: dict[str, list[ScalarEdit]] = {}
+        owners: dict[tuple[str, int, int], AppBump] = {}
+        self.apps = []
+        for app, ref in self.targets:
+            bump = AppBump(app.name, str(ref), ref.tag or "")
+            files = app.files_for(self.env.name)
+            if not files:
+                raise ConfigError(
+                    f"app {app.name} lists no files for {self.env.name}", where=self.session.config.source
+                )
+            for target in files:
+                path = self.env.file_path(target.file)
+                if path not in documents:
+                    documents[path] = YamlDocument.read(worktree / path, f"{self.env.branch}:{path}")
+                document = documents[path]
+                planned, old = _plan_file(document, target.key, target.doc, app, ref)
+                edits.setdefault(path, []).extend(planned)
+                for edit in planned:
+                    owners[(document.name, *document.line_col(edit.target.start))] = bump
+                bump.old_tags.extend(tag for tag in old if tag not in bump.old_tags)
+            self._guard(bump)
+            self.apps.append(bump)
+        changes: list[Change] = []
+        paths: list[str] = []
+        results = {path: apply_edits(documents[path], planned) for path, planned in edits.items()}
+        for path, result in results.items():  # every file verified before the first one is written
+            if result.changed:
+                write_atomic(worktree / path, result.new_text)
+                paths.append(path)
+                changes.extend(result.changes)
+        for change in changes:
+            owners[(change.file, change.line, change.column)].changes.append(change)
+        return ChangeSet(changes=changes, paths=paths)
+
+    def _guard(self, bump: AppBump) -> None:
+        env = self.env.name
+        lower = [old for old in bump.old_tags if is_semver_downgrade(old, bump.tag)]
+        if lower:
+            if not self.options.allow_downgrade:
+                raise DowngradeRefusedError(
+                    f"refusing to downgrade {bump.app} in {env} from {lower[0]} to {bump.tag}",
+                    where=f"{self.env.branch}",
+                    hint="pass --allow-downgrade to roll back on purpose",
+                )
+            bump.downgrade_allowed = f"{lower[0]} -> {bump.tag}"
+        pipeline = self.session.ci.pipeline_id
+        if pipeline is None:
+            return
+        record = self.repo.find_trailers(self.env.branch, {"Promoter-Env": env}, accept=_names_app(bump.app))
+        recorded = _pipeline_of(record)
+        if recorded is not None and pipeline < recorded:
+            if not self.options.allow_downgrade:
+                raise DowngradeRefusedError(
+                    f"refusing to let pipeline {pipeline} overwrite {bump.app} in {env}: pipeline {recorded} "
+                    "already deployed a newer build",
+                    where=self.env.branch,
+                    hint="pipelines finished out of order; --allow-downgrade deploys this older build anyway",
+                )
+            bump.downgrade_allowed = bump.downgrade_allowed or f"pipeline {pipeline} after {recorded}"
+
+
+def _names_app(app: str) -> Any:
+    def accept(trailers: Mapping[str, str]) -> bool:
+        value = {k.lower(): v for k, v in trailers.items()}.get("promoter-app", "")
+        return app in [name.strip() for name in value.split(",")]
+
+    return accept
+
+
+def _pipeline_of(trailers: Mapping[str, str] | None) -> int | None:
+    if not trailers:
+        return None
+    value = {k.lower(): v for k, v in trailers.items()}.get("promoter-pipeline", "")
+    first = value.split(" ", 1)[0]
+    return int(first) if first.isdigit() else None
+
+
+def _plan_file(
+    document: YamlDocument, key: str | None, doc: int | None, app: App, ref: ImageRef
+) -> tuple[list[ScalarEdit], list[str]]:
+    """Edits for one configured file of one app, and the tags found there before."""
+    if key is not None:
+        target = document.locate(key, doc)
+        current = None if target.node.tag.endswith(":null") else target.value
+        written = _as_reference(current, ref)
+        if written is not None:
+            old = ImageRef.parse(current or "").tag
+            return [ScalarEdit(target, written)], [old] if old else []
+        value = ref.tag or ""
+        if ref.digest:
+            value += f"@{ref.digest}"
+        old_tag = (current or "").split("@", 1)[0]
+        return [ScalarEdit(target, value)], [old_tag] if old_tag else []
+    from promoter.yamledit.finders import plan_image_update
+
+    edits, sites = plan_image_update(document, ref)
+    if not edits:
+        found = sorted({str(site.image) for site in sites})
+        raise ImageNotFoundInFileError(
+            f"{document.name} has no editable reference to {ref.name} (app {app.name})",
+            where=document.name,
+            hint="images found there: "
+            + (", ".join(found[:10]) or "none")
+            + "; or give the key explicitly in promoter.yaml (files: [{file: ..., key: ...}])",
+        )
+    old = [site.image.tag for site in sites if site.image.same_repository(ref) and site.image.tag]
+    return edits, old
+
+
+def _as_reference(current: str | None, ref: ImageRef) -> str | None:
+    """When the key holds a whole reference to the app's image, the new whole reference; else None."""
+    if not current or ("/" not in current and ":" not in current):
+        return None
+    try:
+        parsed = ImageRef.parse(current)
+    except ImageReferenceError:
+        return None
+    if not parsed.same_repository(ref):
+        return None
+    return str(parsed.with_version(ref.tag, ref.digest))
+
+
+def bump(session: Session, options: BumpOptions) -> BumpResult:
+    config = session.config
+    env = config.environment(options.env)
+    targets = resolve_targets(config, options)
+    if options.verify_image:
+        targets = verify_in_registry(targets, pin=options.pin_digest)
+    elif options.pin_digest:
+        raise UsageError("--pin-digest needs the registry: drop --no-verify-image")
+    plan_holder: dict[str, _Plan] = {}
+
+    def message(_changes: ChangeSet) -> str:
+        plan = plan_holder["plan"]
+        return commit_message(config, env, plan.apps, session.ci)
+
+    sparse = sorted({env.file_path(t.file) for app, _ in targets for t in app.files_for(env.name)})
+    with session.env_repo(sparse) as repo:
+        plan = _Plan(session, env, targets, options, repo)
+        plan_holder["plan"] = plan
+        review_branch = (
+            f"promoter/{env.name}/{targets[0][0].name}" if len(targets) == 1 else f"promoter/{env.name}/bump"
+        )
+        delivery = deliver(
+            session,
+            repo,
+            env,
+            plan,
+            message,
+            dry_run=options.dry_run,
+            review_branch=review_branch,
+            review_title=lambda: _title(plan, env),
+            review_rows=lambda: _rows(plan),
+        )
+    return BumpResult(env=env.name, delivery=delivery, apps=plan.apps)
+
+
+def _title(plan: _Plan, env: Environment) -> str:
+    names = ", ".join(app.app for app in plan.apps)
+    tags = ", ".join(sorted({app.tag for app in plan.apps}))
+    return f"{names}: {env.name} -> {tags}"
+
+
+def _rows(plan: _Plan) -> list[dict[str, Any]]:
+    return [
+        {"app": app.app, "old": ", ".join(app.old_tags) or None, "new": app.tag, "image": app.image}
+        for app in plan.apps
+    ]

@@ -1,0 +1,69 @@
+"""Commit messages: the user's template, a readable body, and the trailers promoter reads back later."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from promoter.ci import CiContext
+from promoter.config import Config, Environment
+from promoter.envrepo import with_trailers
+from promoter.errors import ConfigError
+
+
+class AppChange(Protocol):
+    app: str
+    image: str
+    tag: str
+    old_tags: list[str]
+    downgrade_allowed: str | None
+
+
+def render_message_template(template: str, variables: Mapping[str, Any], *, source: str) -> str:
+    """Render the ``git.message`` template in a sandbox; a broken template is a config error (exit 2)."""
+    from jinja2 import StrictUndefined, TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    environment = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    try:
+        text = environment.from_string(template).render(**variables)
+    except TemplateError as exc:
+        raise ConfigError(
+            f"git.message template does not render: {exc}",
+            where=source,
+            hint="variables: app, env, tag, image, old_tag, apps",
+        ) from None
+    subject = " ".join(text.strip().split())
+    if not subject:
+        raise ConfigError("git.message renders to an empty subject", where=source)
+    return subject
+
+
+def commit_message(config: Config, env: Environment, apps: Sequence[AppChange], ci: CiContext) -> str:
+    names = ", ".join(app.app for app in apps)
+    tags = ", ".join(dict.fromkeys(app.tag for app in apps))
+    first = apps[0] if apps else None
+    subject = render_message_template(
+        config.git.message,
+        {
+            "app": names,
+            "env": env.name,
+            "tag": tags,
+            "image": ", ".join(app.image for app in apps),
+            "old_tag": ", ".join(first.old_tags) if first else "",
+            "apps": [{"name": a.app, "tag": a.tag, "image": a.image, "old": a.old_tags} for a in apps],
+        },
+        source=config.source,
+    )
+    body = [f"- {app.app}: {', '.join(app.old_tags) or '(none)'} -> {app.tag}" for app in apps]
+    allowed = [f"{app.app} ({app.downgrade_allowed})" for app in apps if app.downgrade_allowed]
+    if allowed:
+        body.append("")
+        body.append("Downgrade allowed with --allow-downgrade: " + ", ".join(allowed))
+    trailers = {
+        "Promoter-App": names,
+        "Promoter-Env": env.name,
+        "Promoter-Image": ", ".join(app.image for app in apps),
+        **ci.trailers(),
+    }
+    return with_trailers(subject + "\n\n" + "\n".join(body), trailers)

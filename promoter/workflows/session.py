@@ -1,0 +1,72 @@
+"""Everything a workflow needs before it starts: the config, the env repo URL and the CI context."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from promoter.ci import CiContext, detect
+from promoter.config import Config, locate_config, parse_config
+from promoter.envrepo import EnvRepo
+from promoter.errors import ConfigError, UsageError
+
+
+@dataclass
+class Session:
+    config: Config
+    repo_url: str
+    ci: CiContext
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def env_repo(self, sparse: Sequence[str] | None = None) -> EnvRepo:
+        """A work clone of the env repo that checks out only ``sparse`` (None: everything)."""
+        return EnvRepo(self.repo_url, author=self.config.git.author, sparse=sparse, environ=self.environ)
+
+
+def open_session(
+    *,
+    config_path: str | None = None,
+    repo: str | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Session:
+    """Find and validate the config and the env repo.
+
+    The env repo comes from ``repo`` (``--repo`` / ``PROMOTER_REPO``), else ``repo:`` in the config. The
+    config comes from ``config_path``, else ``./promoter.yaml``, else the env repo's default branch.
+    """
+    env = dict(os.environ) if environ is None else dict(environ)
+    cwd = cwd or Path.cwd()
+
+    def read_from_repo(name: str) -> str | None:
+        if not repo:
+            return None
+        with EnvRepo(_normalise(repo, cwd), environ=env) as env_repo:
+            return env_repo.read_files(env_repo.default_branch(), [name])[name]
+
+    found = locate_config(config_path, cwd, read_from_repo)
+    if found is None:
+        raise ConfigError(
+            "no promoter.yaml found",
+            where=str(cwd),
+            hint="pass --config FILE, run in a directory with promoter.yaml, or pass --repo so promoter can "
+            "read promoter.yaml from the env repo's default branch (promoter init writes one)",
+        )
+    text, source = found
+    config = parse_config(text, source).with_repo(repo)
+    if not config.repo:
+        raise UsageError(
+            "no environment repository given",
+            hint="pass --repo URL, set PROMOTER_REPO, or set repo: in promoter.yaml",
+        )
+    return Session(config=config, repo_url=_normalise(config.repo, cwd), ci=detect(env), environ=env)
+
+
+def _normalise(repo: str, cwd: Path) -> str:
+    """A relative local path becomes absolute (the work clone lives elsewhere)."""
+    if "://" in repo or repo.startswith("/") or (":" in repo.split("/", 1)[0] and "@" in repo):
+        return repo
+    candidate = cwd / repo
+    return str(candidate.resolve()) if candidate.exists() else repo
