@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 EditsFor = Callable[[ImageRef], list[ScalarEdit]]
+_NO_DUPLICATES: frozenset[str] = frozenset()
 
 
 def _no_edits(_new: ImageRef) -> list[ScalarEdit]:
@@ -54,31 +55,38 @@ class ImageSite:
         return f"{text} ({self.refusal})" if self.refusal else text
 
 
-@dataclass
 class MappingVisit:
     """A mapping node with its key path, its document and whether it sits inside a flow collection."""
 
-    document: YamlDocument
-    doc: int
-    path: KeyPath
-    node: MappingNode
-    in_flow: bool
-    fields: dict[str, tuple[ScalarNode, Node]] = field(default_factory=dict)
-    duplicates: frozenset[str] = frozenset()
+    __slots__ = ("doc", "document", "duplicates", "fields", "in_flow", "node", "path")
+
+    def __init__(
+        self, document: YamlDocument, doc: int, path: KeyPath, node: MappingNode, in_flow: bool
+    ) -> None:
+        self.document = document
+        self.doc = doc
+        self.path = path
+        self.node = node
+        self.in_flow = in_flow or bool(node.flow_style)
+        pairs = node.value
+        # A key that is not a string (``1: x``, ``? [a]``) cannot be an image field; it maps to "".
+        # A repeated key is kept once here and refused by :meth:`target`.
+        fields = {k.value if isinstance(k.value, str) else "": (k, v) for k, v in pairs}
+        self.fields: dict[str, tuple[ScalarNode, Node]] = fields
+        self.duplicates: frozenset[str] = _NO_DUPLICATES
+        if len(fields) != len(pairs):
+            seen: set[str] = set()
+            duplicates = set()
+            for key, _ in pairs:
+                text = key.value if isinstance(key.value, str) else ""
+                (duplicates if text in seen else seen).add(text)
+            self.duplicates = frozenset(duplicates)
 
     @classmethod
     def of(
         cls, document: YamlDocument, doc: int, path: KeyPath, node: MappingNode, in_flow: bool
     ) -> MappingVisit:
-        fields: dict[str, tuple[ScalarNode, Node]] = {}
-        duplicates: set[str] = set()
-        for key, value in node.value:
-            text = key.value if isinstance(key.value, str) else ""
-            if text in fields:
-                duplicates.add(text)
-            else:
-                fields[text] = (key, value)
-        return cls(document, doc, path, node, in_flow or bool(node.flow_style), fields, frozenset(duplicates))
+        return cls(document, doc, path, node, in_flow)
 
     def scalar(self, key: str) -> ScalarNode | None:
         """The scalar value under ``key`` (None when absent or not a scalar)."""
@@ -90,7 +98,7 @@ class MappingVisit:
     def text(self, key: str) -> str | None:
         """The non-empty string under ``key`` (None when absent, empty, null or not a string)."""
         node = self.scalar(key)
-        if node is None or node.tag != STR_TAG or not node.value:
+        if node is None or not node.value or node.tag != STR_TAG:
             return None
         return str(node.value)
 

@@ -43,14 +43,21 @@ def plan_image_update(document: YamlDocument, new: ImageRef) -> tuple[list[Scala
 
 @dataclass
 class SetImageResult:
+    """What ``set_image`` did: every changed value, places it could not edit, and the files written."""
+
     changes: list[Change] = field(default_factory=list)
-    diffs: dict[str, str] = field(default_factory=dict)
     unsupported: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
+    results: list[EditResult] = field(default_factory=list, repr=False)
 
     @property
     def changed(self) -> bool:
         return bool(self.changes)
+
+    @property
+    def diffs(self) -> dict[str, str]:
+        """Unified diff per changed file (computed on demand: a large file's diff is not free)."""
+        return {r.document.name: r.diff() for r in self.results if r.changed}
 
 
 def parse_new_image(image: str) -> ImageRef:
@@ -101,8 +108,7 @@ def set_image(
     outcome = SetImageResult(unsupported=unsupported)
     for _, result in results:
         outcome.changes.extend(result.changes)
-        if result.changed:
-            outcome.diffs[result.document.name] = result.diff()
+        outcome.results.append(result)
     if write:
         for path, result in results:
             if result.changed:
