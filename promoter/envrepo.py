@@ -37,6 +37,8 @@ APPROVAL_PREFIX = "promoter/"
 BACKOFF_BASE = 0.05
 BACKOFF_CAP = 2.0
 DEFAULT_AUTHOR = ("promoter", "promoter@localhost")
+# 16 pipelines pushing to one branch at once on 2 cores needed up to 7 attempts (BENCHMARKS.md).
+DEFAULT_ATTEMPTS = 10
 
 _AUTH_FAILURE = (
     "authentication failed",
@@ -276,8 +278,11 @@ class EnvRepo:
             if "" in self.sparse:
                 patterns = ["/*"]
             (gitdir / "info" / "sparse-checkout").write_text("\n".join(patterns) + "\n")
-        for key, value in settings.items():
-            self._git("config", key, value)
+        with repo.config_writer("repository") as writer:  # one file write instead of a git process per key
+            for key, value in settings.items():
+                head, _, option = key.rpartition(".")
+                section, _, sub = head.partition(".")
+                writer.set_value(f'{section} "{sub}"' if sub else section, option, value)
         return repo
 
     # -- running git ----------------------------------------------------------------------------------
@@ -496,7 +501,7 @@ class EnvRepo:
         force_with_lease: bool = False,
         create: bool = False,
         dry_run: bool = False,
-        max_attempts: int = 6,
+        max_attempts: int = DEFAULT_ATTEMPTS,
     ) -> TransactionResult:
         """Run ``edit`` on the newest head of ``branch``, commit, push; re-run it when the push loses a race.
 
