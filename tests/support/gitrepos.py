@@ -48,3 +48,9 @@ def remote_factory(tmp_path: Path) -> Callable[..., Path]:
         return make_remote(tmp_path, files, **kwargs)  # type: ignore[arg-type]
 
     return factory
+
+
+def remote_text(bare: Path, branch: str, path: str) -> str:
+    """Exact text of ``path`` at ``branch`` (nothing stripped)."""
+    done = subprocess.run(["git", "show", f"{branch}:{path}"], cwd=bare, check=True, capture_output=True)
+    return done.stdout.decode("utf-8")
