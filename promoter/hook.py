@@ -168,6 +168,7 @@ def _clean(value: object) -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = False  # server_close() waits for deliveries in flight
     block_on_close = True
+    request_queue_size = 128  # listen backlog: bursts of deliveries queue instead of being reset
 
     hook: HookServer
 

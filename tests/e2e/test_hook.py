@@ -567,3 +567,17 @@ def test_port_in_use_is_an_operational_error(hook_server) -> None:
     running = hook_server()
     with pytest.raises(OperationalError, match="cannot listen"):
         HookServer(f"127.0.0.1:{running.server.port}", Recorder(), gitlab_token=SECRET, github_secret=None)
+
+
+def test_cli_refuses_to_start_without_a_secret(run_cli) -> None:
+    result = run_cli("hook", "serve", "--listen", "127.0.0.1:0")
+    assert result.exit_code == 2
+    assert "PROMOTER_WEBHOOK_SECRET" in result.output
+
+
+def test_cli_rejects_a_bad_listen_address(run_cli) -> None:
+    result = run_cli(
+        "--output", "json", "hook", "serve", "--listen", "nowhere", env={"PROMOTER_WEBHOOK_SECRET": SECRET}
+    )
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"]["type"] == "UsageError"
