@@ -258,16 +258,21 @@ def test_delete_refused_for_environment_branches(remote: Path) -> None:
      "a[", "a\\b", "/a", "a/", "a//b", "a.", ".a", "a/.b", "a.lock", "a/b.lock/c", "a@{1}", "@", "HEAD",
      "refs/heads/main"],
 )  # fmt: skip
-def test_hostile_branch_names_refused(remote: Path, name: str) -> None:
+def test_hostile_branch_names_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(InputError) as info:
         validate_branch_name(name)
     assert info.value.exit_code == 3
-    with EnvRepo(str(remote)) as repo, pytest.raises(InputError):
-        repo.transaction(name, set_line("README", "hi", "x"), "m", create=True)
-    assert git("for-each-ref", "--format=%(refname)", cwd=remote).split() == [
-        "refs/heads/main",
-        "refs/heads/staging",
-    ]
+    repo = EnvRepo(str(tmp_path / "env.git"))
+    for call in (
+        lambda: repo.transaction(name, set_line("README", "hi", "x"), "m", create=True),
+        lambda: repo.transaction("main", set_line("README", "hi", "x"), "m", base=name, create=True),
+        lambda: repo.read_files(name, ["README"]),
+        lambda: repo.head(name),
+        lambda: repo.delete_branch(name),
+    ):
+        with pytest.raises(InputError):
+            call()
+    assert repo._repo is None  # refused before git ran at all
 
 
 @pytest.mark.parametrize("name", ["main", "promoter/production/api", "feature/x-1.2_b", "v1.0", "a@b"])
