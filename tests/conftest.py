@@ -13,6 +13,7 @@ from promoter import masking
 
 pytest_plugins = [
     "tests.support.gitrepos",
+    "tests.support.githttp",
     "tests.support.registry",
     "tests.kube.fixtures",
 ]
