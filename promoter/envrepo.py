@@ -250,11 +250,15 @@ class EnvRepo:
         else:
             self._tmp = Path(tempfile.mkdtemp(prefix="promoter-env-"))
             root = self._tmp / "work"
+        pinned = _pin_repository(root / ".git", root, self._env)
         try:
-            repo = git.Repo.init(root) if not (root / ".git").exists() else git.Repo(root)
+            if not (root / ".git").exists():
+                root.mkdir(parents=True, exist_ok=True)
+                git.Git(str(root)).init("--quiet", str(root), env=pinned)
+            repo = git.Repo(root)
         except git.GitError as exc:  # pragma: no cover - git missing or unwritable directory
             raise GitError(f"cannot create the work clone: {exc}", where=str(root)) from None
-        repo.git.update_environment(**self._env)
+        repo.git.update_environment(**self._env, **pinned)
         self._repo = repo
         gitdir = Path(repo.git_dir)
         settings = {
@@ -508,8 +512,9 @@ class EnvRepo:
         Without ``force_with_lease`` the edit starts from ``branch``'s head (from ``base``'s, else the default
         branch's, when ``branch`` does not exist and ``create`` is set). With ``force_with_lease`` (approval
         branches ``promoter/*`` only) it always starts from ``base``'s head (``branch``'s if no base) and
-        replaces the branch, provided it still points where we last saw it. A dry run returns the diff
-        ("dry-run", or "unchanged" when the edit changes nothing) and pushes nothing.
+        replaces the branch, provided it still points where we last saw it; when the branch already holds
+        exactly this change on this base the result is "unchanged" with ``commit`` = its head and the diff.
+        A dry run returns the diff ("dry-run", or "unchanged" when the edit changes nothing), pushes nothing.
         """
         validate_branch_name(branch)
         if base is not None:
@@ -544,8 +549,9 @@ class EnvRepo:
                     )
                 commit = self._commit(text)
                 if force_with_lease and target is not None and self._same_change(target, commit, start):
+                    # the approval branch already holds this very change on this very base: no churn
                     return TransactionResult(
-                        "unchanged", branch, None, start, attempt, "", text, changes.changes
+                        "unchanged", branch, target, start, attempt, diff, text, changes.changes
                     )
                 if self._push(
                     branch, commit, lease=target if force_with_lease else None, use_lease=force_with_lease
@@ -711,6 +717,32 @@ class EnvRepo:
             LOG.debug("push rejected: %s", masking.mask(" ".join(report)))
             return False
         raise self._error("push", err or out, what=f"cannot push to {branch}")
+
+
+# Variables that would point git at another repository (promoter running inside a git hook, say).
+_REPOSITORY_VARIABLES = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_COMMON_DIR",
+)
+
+
+def _pin_repository(gitdir: Path, root: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """Override inherited repository variables so every git child works on the work clone."""
+    own = {
+        "GIT_DIR": str(gitdir),
+        "GIT_WORK_TREE": str(root),
+        "GIT_INDEX_FILE": str(gitdir / "index"),
+        "GIT_OBJECT_DIRECTORY": str(gitdir / "objects"),
+        "GIT_COMMON_DIR": str(gitdir),
+    }
+    inherited = {**os.environ, **environ}
+    pinned = {name: own[name] for name in _REPOSITORY_VARIABLES if name in inherited}
+    if "GIT_ALTERNATE_OBJECT_DIRECTORIES" in inherited:
+        pinned["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = ""
+    return pinned
 
 
 def _parse_trailers(block: str) -> dict[str, str]:

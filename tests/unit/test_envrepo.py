@@ -146,6 +146,24 @@ def test_fallback_when_the_server_refuses_filters(remote: Path) -> None:
     assert "app2: x" in read_remote_file(remote, "main", "values.yaml")
 
 
+def test_inherited_git_dir_does_not_redirect_the_work_clone(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Running inside a git hook (GIT_DIR, GIT_INDEX_FILE set) must not touch that other repository."""
+    other = tmp_path / "app-repo"
+    git("init", "-q", str(other), cwd=tmp_path)
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(other / ".git" / "index"))
+    with EnvRepo(str(remote)) as repo:
+        result = repo.transaction("main", set_line("README", "hi", "hook"), "from a hook")
+    monkeypatch.delenv("GIT_DIR")
+    monkeypatch.delenv("GIT_INDEX_FILE")
+    assert result.status == "changed"
+    assert read_remote_file(remote, "main", "README") == "hook"
+    assert git("rev-parse", "--verify", "-q", "HEAD", cwd=other, check=False) == ""
+    assert not (other / ".git" / "index").exists()
+
+
 def test_relative_local_path(remote: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(remote.parent)
     with EnvRepo(remote.name) as repo:
@@ -225,6 +243,8 @@ def test_approval_branch_force_with_lease(remote: Path) -> None:
     assert first.status == second.status == "changed"
     assert second.base_commit == commits(remote)[0]
     assert again.status == "unchanged"  # same change on the same base: no churn
+    assert again.commit == second.commit
+    assert again.diff == second.diff
 
 
 def git_push_direct(bare: Path, branch: str, path: str, text: str) -> None:
