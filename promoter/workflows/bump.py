@@ -17,13 +17,13 @@ from promoter.envrepo import ChangeSet, EnvRepo
 from promoter.errors import (
     ConfigError,
     DowngradeRefusedError,
-    ImageNotFoundInFileError,
     ImageReferenceError,
     UsageError,
 )
 from promoter.imageref import ImageRef, is_valid_tag
 from promoter.versions import is_semver_downgrade
 from promoter.workflows.delivery import Delivery, deliver
+from promoter.workflows.deployed import plan_file as _plan_file
 from promoter.workflows.messages import commit_message
 from promoter.workflows.session import Session
 from promoter.yamledit import Change, ScalarEdit, YamlDocument, apply_edits, write_atomic
@@ -222,51 +222,6 @@ def _pipeline_of(trailers: Mapping[str, str] | None) -> int | None:
     value = {k.lower(): v for k, v in trailers.items()}.get("promoter-pipeline", "")
     first = value.split(" ", 1)[0]
     return int(first) if first.isdigit() else None
-
-
-def _plan_file(
-    document: YamlDocument, key: str | None, doc: int | None, app: App, ref: ImageRef
-) -> tuple[list[ScalarEdit], list[str]]:
-    """Edits for one configured file of one app, and the tags found there before."""
-    if key is not None:
-        target = document.locate(key, doc)
-        current = None if target.node.tag.endswith(":null") else target.value
-        written = _as_reference(current, ref)
-        if written is not None:
-            old = ImageRef.parse(current or "").tag
-            return [ScalarEdit(target, written)], [old] if old else []
-        value = ref.tag or ""
-        if ref.digest:
-            value += f"@{ref.digest}"
-        old_tag = (current or "").split("@", 1)[0]
-        return [ScalarEdit(target, value)], [old_tag] if old_tag else []
-    from promoter.yamledit.finders import plan_image_update
-
-    edits, sites = plan_image_update(document, ref)
-    if not edits:
-        found = sorted({str(site.image) for site in sites})
-        raise ImageNotFoundInFileError(
-            f"{document.name} has no editable reference to {ref.name} (app {app.name})",
-            where=document.name,
-            hint="images found there: "
-            + (", ".join(found[:10]) or "none")
-            + "; or give the key explicitly in promoter.yaml (files: [{file: ..., key: ...}])",
-        )
-    old = [site.image.tag for site in sites if site.image.same_repository(ref) and site.image.tag]
-    return edits, old
-
-
-def _as_reference(current: str | None, ref: ImageRef) -> str | None:
-    """When the key holds a whole reference to the app's image, the new whole reference; else None."""
-    if not current or ("/" not in current and ":" not in current):
-        return None
-    try:
-        parsed = ImageRef.parse(current)
-    except ImageReferenceError:
-        return None
-    if not parsed.same_repository(ref):
-        return None
-    return str(parsed.with_version(ref.tag, ref.digest))
 
 
 def bump(session: Session, options: BumpOptions) -> BumpResult:

@@ -1,0 +1,46 @@
+"""``promoter promote SRC DST``: copy what runs in SRC to DST (a commit, or DST's approval request)."""
+
+from __future__ import annotations
+
+import click
+
+from promoter.cli.context import emit, get_globals
+
+
+@click.command("promote")
+@click.argument("source", metavar="SRC")
+@click.argument("target", metavar="DST")
+@click.option("--app", "apps", multiple=True, help="Only this app (repeatable); default: every app in both.")
+@click.option("--force", is_flag=True, help="Promote even while SRC has an open approval request.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (versions and diff); push nothing.")
+def promote(source: str, target: str, apps: tuple[str, ...], force: bool, dry_run: bool) -> None:
+    """Make DST run what SRC runs: read each app's version in SRC and write it into DST's files."""
+    from promoter.cli.report import delivery_text, report_delivery
+    from promoter.workflows.promote import PromoteOptions
+    from promoter.workflows.promote import promote as run_promote
+    from promoter.workflows.session import open_session
+
+    globals_ = get_globals()
+    session = open_session(config_path=globals_.config_path, repo=globals_.repo)
+    options = PromoteOptions(source=source, target=target, apps=apps, force=force, dry_run=dry_run)
+    result = run_promote(session, options)
+    lines = [
+        f"{app.app}: {', '.join(app.old_tags) or '(none)'} -> {app.tag}"
+        + ("" if app.changes else " (already)")
+        for app in result.apps
+    ]
+    lines += [
+        f"copy {copy.file}{':' + copy.key if copy.key else ''}: {'copied' if copy.changed else 'same'}"
+        for copy in result.copies
+    ]
+    if result.delivery.result == "dry-run":
+        plan = "\n".join(lines)
+        emit(result.as_dict(), lambda: f"{plan}\n\n{delivery_text(result.delivery, [])}")
+        return
+    report_delivery(
+        session,
+        result.delivery,
+        result.as_dict(),
+        lines,
+        env_url=session.config.environment(target).url,
+    )

@@ -1,0 +1,327 @@
+"""``promoter promote SRC DST``: make DST run what SRC runs, in one commit or one approval request.
+
+Each app's version is read from SRC's own files and keys (one ``read_files`` round trip) and written into
+DST's files and keys, which may differ (another directory, another branch, another key path). The
+promotion path's ``copy:`` rules copy whole files, or single keys, verbatim; other files are left alone.
+DST's ``approval: true`` turns the commit into the request on ``promoter/promote-<src>-to-<dst>``.
+
+Gate: while SRC itself waits for an approval request that touches the same apps, what runs in SRC is about
+to change, so promoting it now would ship a version nobody meant to promote: refused (exit 4) unless
+``force``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promoter.config import App, Config, CopyRule, Environment
+from promoter.envrepo import ChangeSet, with_trailers
+from promoter.errors import ConfigError, GuardRefusedError, InputError
+from promoter.imageref import ImageRef
+from promoter.workflows.approval import forge_for, pending_requests, promote_branch
+from promoter.workflows.delivery import Delivery, deliver
+from promoter.workflows.deployed import AppVersion, Version, app_paths, plan_file, read_versions
+from promoter.workflows.session import Session
+from promoter.yamledit import Change, ScalarEdit, YamlDocument, apply_edits, write_atomic
+
+_TYPES = {
+    "tag:yaml.org,2002:int": "int",
+    "tag:yaml.org,2002:float": "float",
+    "tag:yaml.org,2002:bool": "bool",
+    "tag:yaml.org,2002:null": "null",
+}
+_TITLE_APPS = 3
+
+
+@dataclass(frozen=True)
+class PromoteOptions:
+    source: str
+    target: str
+    apps: tuple[str, ...] = ()
+    force: bool = False
+    dry_run: bool = False
+
+
+@dataclass
+class AppPromotion:
+    """One app's part of a promotion (shaped like a bump's, for commit messages and reports)."""
+
+    app: str
+    image: str
+    tag: str
+    digest: str | None = None
+    old_tags: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    downgrade_allowed: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "image": self.image,
+            "tag": self.tag,
+            "digest": self.digest,
+            "old_tags": self.old_tags,
+            "changes": [change.as_dict() for change in self.changes],
+        }
+
+
+@dataclass
+class CopyResult:
+    file: str
+    key: str | None
+    changed: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "key": self.key, "changed": self.changed}
+
+
+@dataclass
+class PromoteResult:
+    source: str
+    target: str
+    delivery: Delivery
+    apps: list[AppPromotion]
+    copies: list[CopyResult] = field(default_factory=list)
+
+    @property
+    def result(self) -> str:
+        return self.delivery.result
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            **self.delivery.as_dict(),
+            "apps": [app.as_dict() for app in self.apps],
+            "copies": [copy.as_dict() for copy in self.copies],
+        }
+
+
+def select_apps(config: Config, source: Environment, target: Environment, names: Sequence[str]) -> list[App]:
+    """The named apps (each must have files in both environments), else every app that has."""
+    if names:
+        apps = [config.app(name) for name in dict.fromkeys(names)]
+        for app in apps:
+            for env in (source, target):
+                if not app.files_for(env.name):
+                    raise ConfigError(f"app {app.name} lists no files for {env.name}", where=config.source)
+        return apps
+    return [app for app in config.apps.values() if app.files_for(source.name) and app.files_for(target.name)]
+
+
+def check_gate(session: Session, source: Environment, apps: Sequence[App]) -> None:
+    """Refuse while ``source`` has an open approval request touching ``apps`` (forge none: no gate)."""
+    forge = forge_for(session)
+    if forge.kind == "none":
+        return
+    names = {app.name for app in apps}
+    blocking = [
+        pending
+        for pending in pending_requests(forge, session.config, target_branch=source.branch)
+        if pending.env == source.name and (pending.apps is None or pending.apps & names)
+    ]
+    if blocking:
+        first = blocking[0]
+        touched = sorted(first.apps & names) if first.apps is not None else sorted(names)
+        raise GuardRefusedError(
+            f"{source.name} has an open approval request for {', '.join(touched)}: what runs there is about "
+            "to change",
+            where=first.request.url,
+            hint="merge or close that request first, or pass --force to promote what runs there now",
+        )
+
+
+class _Plan:
+    """The edit run inside the transaction on DST: copies first, then every app's files, grouped per file."""
+
+    def __init__(
+        self,
+        source: Environment,
+        target: Environment,
+        apps: Sequence[App],
+        versions: Mapping[str, Version],
+        copies: Sequence[CopyRule],
+        source_texts: Mapping[str, str | None],
+    ) -> None:
+        self.source, self.target = source, target
+        self.apps_config = apps
+        self.versions = versions
+        self.copy_rules = copies
+        self.source_texts = source_texts
+        self.apps: list[AppPromotion] = []
+        self.copies: list[CopyResult] = []
+
+    def sparse_paths(self) -> list[str]:
+        copied = [self.target.file_path(rule.file) for rule in self.copy_rules]
+        return sorted({*app_paths(self.target, self.apps_config), *copied})
+
+    def _source_text(self, rule: CopyRule) -> tuple[str, str]:
+        path = self.source.file_path(rule.file)
+        text = self.source_texts.get(path)
+        if text is None:
+            raise InputError(
+                f"{rule.file} (a copy rule) does not exist in {self.source.name}",
+                where=f"{self.source.branch}:{path}",
+                hint="fix promotion[].copy in promoter.yaml or add the file to the source environment",
+            )
+        return path, text
+
+    def __call__(self, worktree: Path) -> ChangeSet:
+        self.apps, self.copies = [], []
+        paths: list[str] = []
+        changes: list[Change] = []
+        for rule in self.copy_rules:  # whole files first: app edits below then apply on top of them
+            if rule.key is not None:
+                continue
+            _, text = self._source_text(rule)
+            path = self.target.file_path(rule.file)
+            destination = worktree / path
+            current = destination.read_bytes().decode("utf-8", "replace") if destination.is_file() else None
+            changed = current != text
+            if changed:
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(destination, text)
+                paths.append(path)
+            self.copies.append(CopyResult(rule.file, None, changed))
+
+        documents: dict[str, YamlDocument] = {}
+        edits: dict[str, list[ScalarEdit]] = {}
+        owners: dict[tuple[str, int, int], AppPromotion] = {}
+
+        def document(path: str) -> YamlDocument:
+            if path not in documents:
+                documents[path] = YamlDocument.read(worktree / path, f"{self.target.branch}:{path}")
+            return documents[path]
+
+        for app in self.apps_config:
+            version = self.versions[app.name]
+            ref = ImageRef.parse(app.image).with_version(version.tag, version.digest)
+            promotion = AppPromotion(app.name, str(ref), version.tag or "", version.digest)
+            for target in app.files_for(self.target.name):
+                path = self.target.file_path(target.file)
+                doc = document(path)
+                planned, old = plan_file(doc, target.key, target.doc, app, ref)
+                edits.setdefault(path, []).extend(planned)
+                for edit in planned:
+                    owners[(doc.name, *doc.line_col(edit.target.start))] = promotion
+                promotion.old_tags.extend(tag for tag in old if tag not in promotion.old_tags)
+            self.apps.append(promotion)
+
+        key_rules: list[tuple[CopyRule, str]] = []
+        for rule in self.copy_rules:
+            if rule.key is None:
+                continue
+            source_path, text = self._source_text(rule)
+            located = YamlDocument.parse(text, f"{self.source.branch}:{source_path}").locate(rule.key)
+            value_type = _TYPES.get(located.node.tag, "str")
+            path = self.target.file_path(rule.file)
+            target_node = document(path).locate(rule.key)
+            copied = ScalarEdit(target_node, str(located.node.value), value_type)  # type: ignore[arg-type]
+            edits.setdefault(path, []).append(copied)
+            key_rules.append((rule, path))
+
+        results = {path: apply_edits(documents[path], planned) for path, planned in edits.items()}
+        changed_keys: set[tuple[str, str]] = set()
+        for path, result in results.items():  # every file verified before the first one is written
+            if result.changed:
+                write_atomic(worktree / path, result.new_text)
+                if path not in paths:
+                    paths.append(path)
+                changes.extend(result.changes)
+                changed_keys.update((path, change.key) for change in result.changes)
+        for change in changes:
+            owner = owners.get((change.file, change.line, change.column))
+            if owner is not None:
+                owner.changes.append(change)
+        for rule, path in key_rules:
+            key = documents[path].locate(rule.key or "").key
+            self.copies.append(CopyResult(rule.file, rule.key, (path, key) in changed_keys))
+        return ChangeSet(changes=changes, paths=paths)
+
+
+def promote_message(source: Environment, target: Environment, apps: Sequence[AppPromotion]) -> str:
+    subject = f"promote {source.name} -> {target.name}: {_summary(apps)}"
+    body = [f"- {app.app}: {', '.join(app.old_tags) or '(none)'} -> {app.tag}" for app in apps]
+    trailers = {
+        "Promoter-App": ", ".join(app.app for app in apps),
+        "Promoter-Env": target.name,
+        "Promoter-Promoted-From": source.name,
+    }
+    return with_trailers(subject + ("\n\n" + "\n".join(body) if body else ""), trailers)
+
+
+def _summary(apps: Sequence[AppPromotion]) -> str:
+    if not apps:
+        return "copied files"
+    shown = ", ".join(f"{app.app} {app.tag}" for app in apps[:_TITLE_APPS])
+    more = len(apps) - _TITLE_APPS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def promote(session: Session, options: PromoteOptions) -> PromoteResult:
+    config = session.config
+    source = config.environment(options.source)
+    target = config.environment(options.target)
+    if source.name == target.name:
+        raise ConfigError(f"cannot promote {source.name} to itself", where=config.source)
+    rule = config.promotion_rule(source.name, target.name)
+    if rule is None and config.promotion:
+        paths = ", ".join(f"{p.source} -> {p.target}" for p in config.promotion)
+        raise ConfigError(
+            f"no promotion path from {source.name} to {target.name}",
+            where=config.source,
+            hint=f"configured paths: {paths}; add {{from: {source.name}, to: {target.name}}} under promotion",
+        )
+    copies = rule.copy if rule is not None else ()
+    apps = select_apps(config, source, target, options.apps)
+    if not apps and not copies:
+        raise ConfigError(
+            f"no app has files in both {source.name} and {target.name}",
+            where=config.source,
+            hint="list the apps' files for both environments in promoter.yaml",
+        )
+    if not options.force:
+        check_gate(session, source, apps)
+
+    copy_sources = [source.file_path(rule.file) for rule in copies]
+    sparse = sorted({*app_paths(target, apps), *(target.file_path(rule.file) for rule in copies)})
+    with session.env_repo(sparse) as repo:
+        texts = repo.read_files(source.branch, sorted({*app_paths(source, apps), *copy_sources}))
+        found = read_versions(source, apps, texts)
+        apps = _present(apps, found, explicit=bool(options.apps))
+        versions = {app.name: found[app.name].single() for app in apps}
+        plan = _Plan(source, target, apps, versions, copies, texts)
+        delivery = deliver(
+            session,
+            repo,
+            target,
+            plan,
+            lambda _changes: promote_message(source, target, plan.apps),
+            dry_run=options.dry_run,
+            review_branch=promote_branch(source.name, target.name),
+            review_title=lambda: f"promote {source.name} -> {target.name}: {_summary(plan.apps)}",
+            review_rows=lambda: [
+                {"app": a.app, "old": ", ".join(a.old_tags) or None, "new": a.tag, "image": a.image}
+                for a in plan.apps
+            ],
+        )
+    return PromoteResult(source.name, target.name, delivery, plan.apps, plan.copies)
+
+
+def _present(apps: list[App], found: Mapping[str, AppVersion], *, explicit: bool) -> list[App]:
+    """Apps whose files exist in the source; a named app whose files are missing is an error."""
+    out = []
+    for app in apps:
+        version = found[app.name]
+        if version.missing and not version.found:
+            if explicit:
+                raise InputError(
+                    f"{app.name} is not deployed in {version.env}: {', '.join(version.missing)} missing",
+                    where=", ".join(version.where),
+                )
+            continue
+        out.append(app)
+    return out
