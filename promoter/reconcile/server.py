@@ -85,6 +85,8 @@ def serve(address: str, metrics: Metrics) -> ThreadingHTTPServer:
     """Start serving in a daemon thread; call ``shutdown()`` and ``server_close()`` to stop."""
 
     class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True
+
         def log_message(self, format: str, *args: object) -> None:
             return
 

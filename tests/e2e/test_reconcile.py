@@ -479,3 +479,19 @@ def test_metrics_scraped_and_sigterm_stops_the_loop_cleanly(env: Env, fake_kube:
     assert process.returncode == 0, stderr
     assert "SIGTERM received: stopping after the current step" in stderr
     assert "s3cr3t-v4lue" not in stderr
+
+
+def test_deploy_manifests_render_and_run_the_reconciler(fake_kube: FakeKube) -> None:
+    from promoter.reconcile.kubectl import Kubectl
+    from promoter.reconcile.render import render_tree
+
+    templates = Path(__file__).parents[2] / "templates" / "reconciler"
+    rendered = render_tree(templates, Kubectl())
+    assert rendered.ok, rendered.errors
+    kinds = sorted(m.ref.kind for m in rendered.manifests)
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Namespace", "ServiceAccount"]
+    deployment = next(m.obj for m in rendered.manifests if m.ref.kind == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][1] == "reconcile" and "--serve=0.0.0.0:9090" in container["args"]
+    token = next(e for e in container["env"] if e["name"] == "PROMOTER_TOKEN")
+    assert token["valueFrom"]["secretKeyRef"]["name"] == "promoter-reconciler-git"
