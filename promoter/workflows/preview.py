@@ -388,7 +388,7 @@ def preview_url(values: Mapping[str, str], ctx: PreviewContext) -> str | None:
     return None
 
 
-class _Up:
+class UpEdit:
     """The edit run inside the transaction (re-run on the newest head after a lost race)."""
 
     def __init__(
@@ -553,7 +553,7 @@ def preview_up(session: Session, options: UpOptions) -> PreviewOutcome:
     settings = session.config.previews
     with session.env_repo([settings.dir]) as repo:
         template = _load_template(session, repo)
-        plan = _Up(session, values, template, options.rerender)
+        plan = UpEdit(session, values, template, options.rerender)
 
         def message(_changes: ChangeSet) -> str:
             slug = plan.ctx.slug if plan.ctx else "?"
@@ -760,6 +760,7 @@ class _Gc:
                 where=self.session.config.previews.branch,
                 hint="check the forge answers, then raise the limit: --max-delete N or previews.max_delete",
             )
+        self.deleted.sort(key=lambda entry: (entry.id or 0, entry.path))
         for entry in self.deleted:
             (worktree / entry.path).unlink()
         paths = [entry.path for entry in self.deleted]
