@@ -96,7 +96,7 @@ def test_branch_per_env_one_commit_then_unchanged(run_cli: Any, branch_repo: tup
     before = count(bare, "production")
     result = promote(run_cli, bare, config, "--output", "json", "promote", "staging", "production")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["result"] == "changed"
     assert [(a["app"], a["old_tags"], a["tag"]) for a in data["apps"]] == [
         ("api", ["1.3.0"], "1.4.0"),
@@ -228,7 +228,7 @@ def test_mixed_layout_with_different_key_paths(run_cli: Any, tmp_path: Path) -> 
     config.write_text(MIXED_CONFIG)
     result = promote(run_cli, bare, config, "--output", "json", "promote", "staging", "production")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert {a["app"]: (a["old_tags"], a["tag"]) for a in data["apps"]} == {
         "api": (["1.3.0"], "1.4.0"),
         "worker": (["2.0.0"], "2.1.0"),
@@ -282,7 +282,7 @@ def test_copy_whole_files_and_single_keys(run_cli: Any, tmp_path: Path) -> None:
     config.write_text(COPY_CONFIG)
     result = promote(run_cli, bare, config, "--output", "json", "promote", "staging", "production")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["copies"] == [
         {"file": "version.yaml", "key": None, "changed": True},
         {"file": "settings.yaml", "key": "features.checkout", "changed": True},
@@ -294,8 +294,8 @@ def test_copy_whole_files_and_single_keys(run_cli: Any, tmp_path: Path) -> None:
     assert 'tag: "1.4.0"' in remote_text(bare, "production", "values.yaml")
 
     again = promote(run_cli, bare, config, "--output", "json", "promote", "staging", "production")
-    assert json.loads(again.output)["result"] == "unchanged"
-    assert [c["changed"] for c in json.loads(again.output)["copies"]] == [False, False]
+    assert json.loads(again.stdout)["result"] == "unchanged"
+    assert [c["changed"] for c in json.loads(again.stdout)["copies"]] == [False, False]
 
 
 def test_unknown_path_and_missing_copy_source_are_errors(
