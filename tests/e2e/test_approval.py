@@ -458,3 +458,58 @@ def test_small_diff_is_whole_and_metadata_cannot_be_closed_by_values() -> None:
     assert "_Diff truncated" not in text and "```diff\n+tag: x\n```" in text
     assert text.splitlines()[0].endswith(" -->") and text.splitlines()[0].count("-->") == 1
     assert parse_metadata(text)["apps"]["api"]["old"] == "--> <b>"  # type: ignore[index]
+
+
+# -- promote into an approval environment: one branch, one request for every app ---------------------
+PROMOTE_CONFIG = """\
+version: 1
+forge: {type: gitlab, url: "https://gitlab.example.com", project: acme/environments}
+environments:
+  staging: {branch: staging}
+  production: {branch: production, approval: true}
+apps:
+  api:
+    image: registry.example.com/acme/api
+    files: [{file: values.yaml, key: api.image.tag}]
+  worker:
+    image: registry.example.com/acme/worker
+    files: [{file: values.yaml, key: worker.tag}]
+"""
+
+
+def test_promote_opens_one_request_for_all_apps(run_cli: Any, tmp_path: Path) -> None:
+    from tests.e2e.test_promote import commit_files
+
+    values = VALUES + "worker:\n  tag: 2.0.0\n"
+    repo = make_remote(tmp_path, {"values.yaml": values}, branches=("main", "staging", "production"))
+    commit_files(
+        repo, "staging", {"values.yaml": values.replace('"1.3.0"', '"1.4.0"').replace("2.0.0", "2.1.0")}
+    )
+    config = tmp_path / "promoter.yaml"
+    config.write_text(PROMOTE_CONFIG)
+    branch = "promoter/promote-staging-to-production"
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as api:
+        api.get(MRS, json=[])  # the gate: nothing pending for staging
+        api.get(MRS, json=[])  # no request for the promote branch yet
+        api.post(MRS, status=201, json=gitlab_mr(21, source=branch))
+        result = run_cli(
+            "--config", str(config), "--repo", str(repo), "--output", "json", "promote", "staging", "production",
+            env={"PROMOTER_TOKEN": TOKEN},
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert calls(api) == [("GET", MR_PATH), ("GET", MR_PATH), ("POST", MR_PATH)]
+        assert query(api.calls[0])["target_branch"] == ["staging"]
+        created = body(api.calls[2])
+        assert created["source_branch"] == branch and created["target_branch"] == "production"
+        assert created["title"] == "promote staging -> production: api 1.4.0, worker 2.1.0"
+        meta = parse_metadata(created["description"])
+        assert meta is not None and meta["kind"] == "promote" and meta["source_env"] == "staging"
+        assert meta["apps"] == {
+            "api": {"old": "1.3.0", "new": "1.4.0"},
+            "worker": {"old": "2.0.0", "new": "2.1.0"},
+        }
+    assert json.loads(result.stdout)["request_action"] == "created"
+    text = remote_text(repo, branch, "values.yaml")
+    assert 'tag: "1.4.0"' in text and "tag: 2.1.0" in text
+    assert int(git("rev-list", "--count", f"production..{branch}", cwd=repo)) == 1
+    assert remote_text(repo, "production", "values.yaml") == values
