@@ -9,6 +9,7 @@ decide whether two references name the same image (``nginx`` == ``docker.io/libr
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 
@@ -135,7 +136,16 @@ class ImageRef:
 
     @classmethod
     def parse(cls, text: str) -> ImageRef:
-        """Parse ``[registry/]repository[:tag][@digest]``; raise :class:`ImageReferenceError` if invalid."""
+        """Parse ``[registry/]repository[:tag][@digest]``; raise :class:`ImageReferenceError` if invalid.
+
+        Results are cached: finders parse the same strings many times over a large file.
+        """
+        if cls is ImageRef and isinstance(text, str):
+            return _parse_cached(text)
+        return cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> ImageRef:
         if not isinstance(text, str):
             raise _fail(repr(text), "an image reference must be a string")
         if not text:
@@ -201,3 +211,8 @@ class ImageRef:
 
     def __str__(self) -> str:
         return self._raw_text()
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_cached(text: str) -> ImageRef:
+    return ImageRef._parse(text)
