@@ -40,7 +40,7 @@ DEFAULT_AUTHOR = ("promoter", "promoter@localhost")
 # 16 pipelines pushing to one branch at once on 2 cores needed up to 7 attempts (BENCHMARKS.md).
 DEFAULT_ATTEMPTS = 10
 
-_AUTH_FAILURE = (
+_ACCESS_FAILURE = (
     "authentication failed",
     "could not read username",
     "could not read password",
@@ -51,6 +51,9 @@ _AUTH_FAILURE = (
     "returned error: 403",
     "the requested url returned error: 401",
     "invalid username or password",
+    "repository not found",  # forges answer 404 to callers who may not see a private repository
+    "returned error: 404",
+    "does not appear to be a git repository",
 )
 # Reasons a push lost a race (the branch moved, or another push held the ref lock): retry on the new head.
 _RACE_REASONS = (
@@ -317,7 +320,7 @@ class EnvRepo:
             if line.strip() and "promisor remote" not in line and not line.startswith("hint:")
         ]
         detail = masking.mask("; ".join(lines[-4:]) or "no output")
-        auth = any(marker in text.lower() for marker in _AUTH_FAILURE)
+        auth = any(marker in text.lower() for marker in _ACCESS_FAILURE)
         hint = gitauth.auth_hint(self.remote, self.credentials) if auth else None
         message = what or f"git {command} failed"
         return GitError(f"{message}: {detail}", where=masking.mask(self.remote.url), hint=hint)

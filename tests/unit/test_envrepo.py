@@ -164,6 +164,26 @@ def test_inherited_git_dir_does_not_redirect_the_work_clone(
     assert not (other / ".git" / "index").exists()
 
 
+def test_missing_repository_is_a_git_error_with_a_hint(tmp_path: Path) -> None:
+    with EnvRepo(str(tmp_path / "nowhere.git")) as repo, pytest.raises(GitError) as info:
+        repo.head("main")
+    assert info.value.exit_code == 1
+    assert info.value.where == str(tmp_path / "nowhere.git")
+    assert "path exists" in (info.value.hint or "")
+
+
+def test_workdir_is_kept_and_reused(remote: Path, tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    with EnvRepo(str(remote), workdir=workdir) as repo:
+        repo.transaction("main", set_line("README", "hi", "one"), "one")
+    assert (workdir / "README").read_text() == "one\n"
+    with EnvRepo(str(remote), workdir=workdir) as repo:
+        result = repo.transaction("main", set_line("README", "one", "two"), "two")
+    assert result.status == "changed"
+    assert read_remote_file(remote, "main", "README") == "two"
+    assert workdir.exists()
+
+
 def test_relative_local_path(remote: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(remote.parent)
     with EnvRepo(remote.name) as repo:
