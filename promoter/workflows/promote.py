@@ -25,7 +25,7 @@ from promoter.workflows.approval import forge_for, pending_requests, promote_bra
 from promoter.workflows.delivery import Delivery, deliver
 from promoter.workflows.deployed import AppVersion, Version, app_paths, plan_file, read_versions
 from promoter.workflows.session import Session
-from promoter.yamledit import Change, ScalarEdit, YamlDocument, apply_edits, write_atomic
+from promoter.yamledit import Change, ScalarEdit, YamlDocument, apply_edits
 
 _TYPES = {
     "tag:yaml.org,2002:int": "int",
@@ -182,8 +182,7 @@ class _Plan:
             current = destination.read_bytes().decode("utf-8", "replace") if destination.is_file() else None
             changed = current != text
             if changed:
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(destination, text)
+                _write(destination, text)
                 paths.append(path)
             self.copies.append(CopyResult(rule.file, None, changed))
 
@@ -227,7 +226,7 @@ class _Plan:
         changed_keys: set[tuple[str, str]] = set()
         for path, result in results.items():  # every file verified before the first one is written
             if result.changed:
-                write_atomic(worktree / path, result.new_text)
+                _write(worktree / path, result.new_text)
                 if path not in paths:
                     paths.append(path)
                 changes.extend(result.changes)
@@ -240,6 +239,14 @@ class _Plan:
             key = documents[path].locate(rule.key or "").key
             self.copies.append(CopyResult(rule.file, rule.key, (path, key) in changed_keys))
         return ChangeSet(changes=changes, paths=paths)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write into the transaction's throw-away work clone: every edit was verified before the first write,
+    and a failure discards the clone, so the fsync and rename of an atomic write would buy nothing here."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
 
 
 def promote_message(source: Environment, target: Environment, apps: Sequence[AppPromotion]) -> str:
