@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -252,6 +253,7 @@ class EnvRepo:
             root.mkdir(parents=True, exist_ok=True)
         else:
             self._tmp = Path(tempfile.mkdtemp(prefix="promoter-env-"))
+            weakref.finalize(self, shutil.rmtree, self._tmp, True)  # also when close() is forgotten
             root = self._tmp / "work"
         pinned = _pin_repository(root / ".git", root, self._env)
         try:
@@ -715,7 +717,7 @@ class EnvRepo:
         if status == 0:
             return True
         report = [line for line in out.splitlines() if line.startswith("!")]
-        reasons = " ".join(report).lower() + " " + err.lower()
+        reasons = " ".join(report).lower()  # git's own verdict, not text a server hook printed
         if report and any(reason in reasons for reason in _RACE_REASONS):
             LOG.debug("push rejected: %s", masking.mask(" ".join(report)))
             return False

@@ -229,6 +229,25 @@ def test_concurrency_error_when_attempts_run_out(remote: Path) -> None:
     assert "app9: mine" not in read_remote_file(remote, "main", "values.yaml")
 
 
+def test_push_declined_by_a_server_hook_is_not_retried(remote: Path) -> None:
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\necho 'branch is protected: non-fast-forward pushes only via MR' >&2\nexit 1\n"
+    )
+    hook.chmod(0o755)
+    runs: list[int] = []
+
+    def edit(worktree: Path) -> ChangeSet:
+        runs.append(1)
+        return set_line("README", "hi", "x")(worktree)
+
+    with EnvRepo(str(remote)) as repo, pytest.raises(GitError) as info:
+        repo.transaction("main", edit, "m")
+    assert runs == [1]
+    assert "branch is protected" in str(info.value)
+    assert info.value.exit_code == 1
+
+
 def test_create_branch_from_base(remote: Path) -> None:
     with EnvRepo(str(remote)) as repo:
         assert not repo.branch_exists("dynamic-envs")
