@@ -206,7 +206,7 @@ def test_a_new_push_changes_only_the_tag_and_keeps_manual_edits(run_cli, env: En
         '          image: "registry.example.com/acme/api:1.1.0"',
         '    promoter.dev/tag: "1.1.0"',
     ]
-    assert len(changed) == 3  # and the expiry moves on
+    assert len(changed) in (2, 3)  # plus the expiry, unless both runs fell in the same second
     assert "replicas: 3  # scaled by hand" in after
 
     commits = env.commits()
