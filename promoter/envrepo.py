@@ -30,7 +30,7 @@ from promoter import gitauth, masking
 from promoter.errors import ConcurrencyError, ConfigError, GitError, InputError, RefusedError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from git import Repo
+    from git import Git
 
 LOG = logging.getLogger("promoter.envrepo")
 
@@ -213,7 +213,8 @@ class EnvRepo:
         self.sparse = [_relpath(path) for path in sparse] if sparse is not None else None
         self._workdir = Path(workdir) if workdir is not None else None
         self._tmp: Path | None = None
-        self._repo: Repo | None = None
+        self._cmd: Git | None = None  # GitPython's command runner bound to the work clone
+        self._root: Path | None = None
         self._lock = threading.RLock()
         self._dirty = False
         self._ident: dict[str, str] | None = None
@@ -226,7 +227,13 @@ class EnvRepo:
 
     @property
     def worktree(self) -> Path:
-        return Path(self._ensure().working_tree_dir or "")
+        self._ensure()
+        assert self._root is not None
+        return self._root
+
+    @property
+    def _gitdir(self) -> Path:
+        return self.worktree / ".git"
 
     def __enter__(self) -> EnvRepo:
         return self
@@ -236,17 +243,23 @@ class EnvRepo:
 
     def close(self) -> None:
         with self._lock:
-            if self._repo is not None:
-                self._repo.close()
-                self._repo = None
+            if self._cmd is not None:
+                self._cmd.clear_cache()
+                self._cmd = None
             if self._tmp is not None:
                 shutil.rmtree(self._tmp, ignore_errors=True)
                 self._tmp = None
 
-    def _ensure(self) -> Repo:
-        if self._repo is not None:
-            return self._repo
+    def _ensure(self) -> Git:
+        """Create the (empty) work clone on first use.
+
+        A ``git.Git`` runner rather than ``git.Repo``: Repo honours an inherited ``GIT_DIR`` or
+        ``GIT_WORK_TREE``, and the work clone must never be redirected to another repository.
+        """
+        if self._cmd is not None:
+            return self._cmd
         import git
+        from git.config import GitConfigParser
 
         if self._workdir is not None:
             root = self._workdir
@@ -256,16 +269,16 @@ class EnvRepo:
             weakref.finalize(self, shutil.rmtree, self._tmp, True)  # also when close() is forgotten
             root = self._tmp / "work"
         pinned = _pin_repository(root / ".git", root, self._env)
+        cmd = git.Git(str(root))
         try:
             if not (root / ".git").exists():
                 root.mkdir(parents=True, exist_ok=True)
-                git.Git(str(root)).init("--quiet", str(root), env=pinned)
-            repo = git.Repo(root)
+                cmd.init("--quiet", str(root), env=pinned)
         except git.GitError as exc:  # pragma: no cover - git missing or unwritable directory
             raise GitError(f"cannot create the work clone: {exc}", where=str(root)) from None
-        repo.git.update_environment(**self._env, **pinned)
-        self._repo = repo
-        gitdir = Path(repo.git_dir)
+        cmd.update_environment(**self._env, **pinned)
+        self._cmd, self._root = cmd, root
+        gitdir = root / ".git"
         settings = {
             "remote.origin.url": self.remote.url,
             "core.repositoryformatversion": "1",
@@ -287,21 +300,22 @@ class EnvRepo:
             if "" in self.sparse:
                 patterns = ["/*"]
             (gitdir / "info" / "sparse-checkout").write_text("\n".join(patterns) + "\n")
-        with repo.config_writer("repository") as writer:  # one file write instead of a git process per key
+        # one file write instead of a git process per key
+        with GitConfigParser(str(gitdir / "config"), read_only=False) as writer:
             for key, value in settings.items():
                 head, _, option = key.rpartition(".")
                 section, _, sub = head.partition(".")
                 writer.set_value(f'{section} "{sub}"' if sub else section, option, value)
-        return repo
+        return cmd
 
     # -- running git ----------------------------------------------------------------------------------
     def _run(self, *args: str, **kwargs: Any) -> tuple[int, str, str]:
         """Run ``git ARGS`` in the work clone; return (status, stdout, stderr), never raising."""
-        repo = self._repo
-        assert repo is not None
+        cmd = self._cmd
+        assert cmd is not None
         kwargs.setdefault("strip_newline_in_stdout", False)
-        status, out, err = repo.git.execute(
-            [repo.git.GIT_PYTHON_GIT_EXECUTABLE, *args],
+        status, out, err = cmd.execute(
+            [cmd.GIT_PYTHON_GIT_EXECUTABLE, *args],
             with_extended_output=True,
             with_exceptions=False,
             **kwargs,
@@ -675,8 +689,7 @@ class EnvRepo:
         return (out.strip() or None) if status == 0 else None
 
     def _commit(self, message: str) -> str:
-        assert self._repo is not None
-        path = Path(self._repo.git_dir) / "PROMOTER_COMMIT_MSG"
+        path = self._gitdir / "PROMOTER_COMMIT_MSG"
         path.write_text(message if message.endswith("\n") else message + "\n", encoding="utf-8")
         self._git(
             "commit",
@@ -690,13 +703,21 @@ class EnvRepo:
         return self._resolve("HEAD")
 
     def _resolve(self, ref: str) -> str:
-        """The sha a ref points to, read from the ref files (no git process)."""
-        from git.refs.symbolic import SymbolicReference
-
+        """The sha ``ref`` points to, read from the ref files (no git process) when they are plain."""
+        path = self._gitdir / ref
         try:
-            return SymbolicReference.dereference_recursive(self._repo, ref)
-        except ValueError:  # pragma: no cover - unusual ref storage
-            return self._git("rev-parse", "--verify", ref).strip()
+            text = path.read_text().strip()
+        except OSError:
+            text = ""
+            packed = self._gitdir / "packed-refs"
+            if packed.exists():
+                for line in packed.read_text().splitlines():
+                    sha, _, name = line.partition(" ")
+                    if name == ref:
+                        text = sha
+        if re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", text):
+            return text
+        return self._git("rev-parse", "--verify", f"{ref}^{{commit}}").strip()
 
     def _same_change(self, current: str, commit: str, start: str) -> bool:
         """True when the approval branch already holds this exact change on this exact base."""

@@ -154,14 +154,17 @@ def test_inherited_git_dir_does_not_redirect_the_work_clone(
     git("init", "-q", str(other), cwd=tmp_path)
     monkeypatch.setenv("GIT_DIR", str(other / ".git"))
     monkeypatch.setenv("GIT_INDEX_FILE", str(other / ".git" / "index"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other))
+    monkeypatch.setenv("GIT_OBJECT_DIRECTORY", str(other / ".git" / "objects"))
     with EnvRepo(str(remote)) as repo:
         result = repo.transaction("main", set_line("README", "hi", "hook"), "from a hook")
-    monkeypatch.delenv("GIT_DIR")
-    monkeypatch.delenv("GIT_INDEX_FILE")
+    for name in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_OBJECT_DIRECTORY"):
+        monkeypatch.delenv(name)
     assert result.status == "changed"
     assert read_remote_file(remote, "main", "README") == "hook"
     assert git("rev-parse", "--verify", "-q", "HEAD", cwd=other, check=False) == ""
     assert not (other / ".git" / "index").exists()
+    assert [path for path in (other / ".git" / "objects").rglob("*") if path.is_file()] == []
 
 
 def test_missing_repository_is_a_git_error_with_a_hint(tmp_path: Path) -> None:
@@ -331,7 +334,7 @@ def test_hostile_branch_names_refused(tmp_path: Path, name: str) -> None:
     ):
         with pytest.raises(InputError):
             call()
-    assert repo._repo is None  # refused before git ran at all
+    assert repo._cmd is None  # refused before git ran at all
 
 
 @pytest.mark.parametrize("name", ["main", "promoter/production/api", "feature/x-1.2_b", "v1.0", "a@b"])
