@@ -364,7 +364,7 @@ def test_missing_file_reference_lists_images_found(run_cli, tmp_path: Path) -> N
 
 
 def registry_setup(tmp_path: Path, registry) -> tuple[Path, Path]:
-    image = f"{registry.host}/acme/api"
+    image = f"{registry.host}/bumptest/api"
     remote = make_remote(
         tmp_path, {"values.yaml": f"image:\n  repository: {image}\n  tag: '1.0'\n  digest: ''\n"}
     )
@@ -379,13 +379,13 @@ def test_missing_tag_in_registry_is_refused(run_cli, tmp_path: Path, registry_se
     from tests.support.registry import push_image
 
     remote, config = registry_setup(tmp_path, registry_server)
-    push_image(registry_server.base_url, "acme/api", "1.1")
+    push_image(registry_server.base_url, "bumptest/api", "1.1")
     head = commits(remote, "main")[0]
     missing = run_cli(
         "--config", str(config), "--repo", str(remote), "bump", "dev", "--app", "api", "--tag", "9.9"
     )
     assert missing.exit_code == 4, missing.output
-    assert f"{registry_server.host}/acme/api:9.9" in missing.stderr
+    assert f"{registry_server.host}/bumptest/api:9.9" in missing.stderr
     assert commits(remote, "main")[0] == head
     present = run_cli(
         "--config", str(config), "--repo", str(remote), "bump", "dev", "--app", "api", "--tag", "1.1"
@@ -397,7 +397,7 @@ def test_pin_digest_writes_helm_digest_field(run_cli, tmp_path: Path, registry_s
     from tests.support.registry import push_image
 
     remote, config = registry_setup(tmp_path, registry_server)
-    digest = push_image(registry_server.base_url, "acme/api", "2.0", content="pin")
+    digest = push_image(registry_server.base_url, "bumptest/api", "2.0", content="pin")
     result = run_cli(
         "--config",
         str(config),

@@ -49,7 +49,7 @@ def test_generated_files_match_golden(case: str, tmp_path: Path, run_cli, monkey
     monkeypatch.chdir(tmp_path)
     result = run_cli("--output", "json", "init", *CASES[case])
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     written = (tmp_path / "promoter.yaml").read_text(encoding="utf-8")
     assert payload["written"] is True and payload["config"] == written
     _check_golden(f"{case}/promoter.yaml", written)

@@ -246,7 +246,7 @@ def test_a_renamed_branch_still_finds_its_preview_and_down_deletes_it(run_cli, e
     commits = env.commits()
     again = run_cli(*env.args("-q", "--output", "json", "preview", "down", "--id", "9"))
     assert again.exit_code == 0, again.output
-    assert json.loads(again.output)["result"] == "unchanged"
+    assert json.loads(again.stdout)["result"] == "unchanged"
     assert env.commits() == commits
 
 
@@ -280,7 +280,7 @@ def test_list_shows_id_branch_tag_age_and_expiry(run_cli, env: Env) -> None:
     assert "(expired)" in lines[1] and "(expired)" not in lines[2]
     assert lines[2].split()[:3] == ["2", "acme/api", "feature/a"]
 
-    data = json.loads(run_cli(*env.args("--output", "json", "preview", "list")).output)
+    data = json.loads(run_cli(*env.args("--output", "json", "preview", "list")).stdout)
     first = data["environments"][0]
     assert data["branch"] == BRANCH and [e["id"] for e in data["environments"]] == [1, 2]
     assert first["expired"] is True and first["tag"] == "9.9.9" and first["age_seconds"] >= 10 * 86400
@@ -488,7 +488,7 @@ def test_hostile_branch_names_end_to_end(tmp_path: Path, run_cli) -> None:
         assert result.exit_code == 0, result.output
     files = env.files()
     assert len(files) == len(names)
-    listed = json.loads(run_cli(*env.args("--output", "json", "preview", "list")).output)["environments"]
+    listed = json.loads(run_cli(*env.args("--output", "json", "preview", "list")).stdout)["environments"]
     assert [entry["branch"] for entry in listed] == names
     work = tmp_path / "check"
     git("clone", "-q", "-b", BRANCH, str(env.remote), str(work), cwd=tmp_path)

@@ -99,7 +99,7 @@ class Env:
         args = ["--output", output, "--repo", str(self.bare), "reconcile", "--ref", "main"]
         args += ["--path", "clusters/prod", "--once", "--cache-dir", str(self.tmp_path / "cache"), *extra]
         result = self.run_cli(*args)
-        payload = json.loads(result.output) if output == "json" else None
+        payload = json.loads(result.stdout) if output == "json" else None
         return result, payload
 
     def push(self, changes: dict[str, str | None]) -> str:
@@ -243,7 +243,7 @@ def test_suspend_stops_applying_and_pruning_until_resume(env: Env, fake_kube: Fa
     assert fake_kube.requests("PATCH") == [] and fake_kube.requests("DELETE") == []
     assert fake_kube.get("Namespace", "pr-7") is not None
     status = env.run_cli("--output", "json", "reconcile", "status")
-    assert json.loads(status.output)["suspended"] is True
+    assert json.loads(status.stdout)["suspended"] is True
 
     assert env.run_cli("reconcile", "resume").exit_code == 0
     result, payload = env.reconcile()
@@ -332,7 +332,7 @@ def test_kustomize_rendered_and_helm_chart_without_helm_is_a_clear_error(
         "--cache-dir",
         str(tmp_path / "c"),
     )
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     assert result.exit_code == 3
     assert "charts/app: Helm chart found but helm is not on PATH" in payload["status"]["errors"][0]
     (tmp_path / "c").rename(tmp_path / "old")

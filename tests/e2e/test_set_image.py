@@ -260,7 +260,7 @@ def test_json_output_lists_the_changes(run_cli, tmp_path: Path) -> None:
     result = run_cli(
         "--output", "json", "set-image", str(path), "--image", "ingress-nginx/controller:v1.16.0"
     )
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     assert payload["ok"] is True
     assert payload["dry_run"] is False
     assert payload["unsupported"] == []
@@ -298,7 +298,7 @@ def test_dry_run_prints_the_diff_and_writes_nothing(run_cli, tmp_path: Path) -> 
         "public.ecr.aws/l6m2t8p7/docker-2048:v2",
         "--dry-run",
     )
-    assert json.loads(as_json.output)["dry_run"] is True
+    assert json.loads(as_json.stdout)["dry_run"] is True
     assert path.read_bytes() == before
 
 
@@ -336,7 +336,7 @@ def test_values_block_string_is_reported_not_rewritten(run_cli, tmp_path: Path) 
         "      valuesObject:\n        image: {repository: acme/api, tag: v1}\n"
     )
     result = run_cli("--output", "json", "set-image", str(path), "--image", "acme/api:v2")
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     assert [c["key"] for c in payload["changes"]] == ["spec.source.helm.valuesObject.image.tag"]
     assert len(payload["unsupported"]) == 1
     assert "spec.source.helm.values > image.tag" in payload["unsupported"][0]
