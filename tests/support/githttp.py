@@ -12,6 +12,7 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -126,12 +127,10 @@ def _handler(server: GitHttpServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def git_http_server(tmp_path: Path) -> Iterator[GitHttpServer]:
-    """A smart-HTTP server for the bare repos under ``server.root`` requiring ``server.token``."""
-    root = tmp_path / "http-root"
-    root.mkdir()
-    server = GitHttpServer(root=root, token=TEST_TOKEN)
+@contextmanager
+def serve_git_http(root: Path, token: str = TEST_TOKEN, user: str | None = None) -> Iterator[GitHttpServer]:
+    """Serve the bare repos under ``root`` over smart HTTP, requiring Basic auth with ``token``."""
+    server = GitHttpServer(root=root, token=token, user=user)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
     httpd.daemon_threads = True
     server.port = httpd.server_address[1]
@@ -143,3 +142,12 @@ def git_http_server(tmp_path: Path) -> Iterator[GitHttpServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def git_http_server(tmp_path: Path) -> Iterator[GitHttpServer]:
+    """A smart-HTTP server for the bare repos under ``server.root`` requiring ``server.token``."""
+    root = tmp_path / "http-root"
+    root.mkdir()
+    with serve_git_http(root) as server:
+        yield server
