@@ -437,16 +437,26 @@ class EnvRepo:
                     "origin",
                     *sorted(set(blobs.values())),
                 )
+            contents = self._blobs(sorted(set(blobs.values())))
             for original, rel in wanted.items():
                 oid = blobs.get(rel)
                 if oid is None:
                     continue
-                data = self._git("cat-file", "blob", oid, stdout_as_string=False)
+                data = contents[oid]
                 try:
                     result[original] = data.decode("utf-8")
                 except UnicodeDecodeError:
                     raise InputError(f"{rel} is not UTF-8 text", where=f"{branch}:{rel}") from None
         return result
+
+    def _blobs(self, oids: Sequence[str]) -> dict[str, bytes]:
+        """Contents of local blobs, read through GitPython's persistent ``git cat-file --batch`` process."""
+        cmd = self._cmd
+        assert cmd is not None
+        try:
+            return {oid: cmd.get_object_data(oid)[3] for oid in oids}
+        except (ValueError, OSError) as exc:
+            raise self._error("cat-file", str(exc)) from None
 
     def list_files(self, branch: str, directory: str) -> list[str]:
         """Repo-relative paths of every file under ``directory`` (recursive, sorted) at the remote head."""
