@@ -1,0 +1,296 @@
+"""Figures for `promoter bump` (BENCHMARKS.md, "bump").
+
+Builds (once, cached in benchmarks/.work/) an env repo with 20,000 files, 5,000 commits and about 120 MB of
+history, then times, side by side and alternating, on file:// and on local smart HTTP (git http-backend):
+
+  naive    git clone + edit + commit + push (what CI scripts do today)
+  minimal  partial (--filter=blob:none) depth-1 single-branch clone, sparse checkout of the one file, push
+  promoter promoter bump (a subprocess, as a CI job runs it)
+
+and 16 concurrent bumps of 16 apps in one environment. Prints medians and ratios.
+
+    python3 benchmarks/bump.py [--runs 5] [--skip-http]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+WORK = ROOT / ".work"
+FILES = 20_000
+COMMITS = 5_000
+BYTES_PER_COMMIT = 24_000
+APPS = 16
+sys.path.insert(0, str(ROOT.parent))
+
+
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(args, cwd=cwd, env=env, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def values_text(tags: dict[int, str] | None = None) -> str:
+    tags = tags or {}
+    return "".join(
+        f'app{i}:\n  image:\n    repository: registry.example.com/acme/app{i}\n    tag: "{tags.get(i, "1.0.0")}"\n\n'
+        for i in range(APPS)
+    )
+
+
+def build_repo(target: Path) -> None:
+    """fast-import stream: one big first commit, then commits that rewrite random blobs (incompressible)."""
+    print(f"building {target} ({FILES} files, {COMMITS} commits); once, cached", flush=True)
+    run("git", "init", "--quiet", "--bare", str(target))
+    rng = random.Random(42)
+    proc = subprocess.Popen(["git", "fast-import", "--quiet"], cwd=target, stdin=subprocess.PIPE)
+    assert proc.stdin is not None
+    out = proc.stdin
+
+    def blob_data(data: bytes) -> None:
+        out.write(f"data {len(data)}\n".encode() + data + b"\n")
+
+    when = 1_600_000_000
+    for number in range(COMMITS):
+        out.write(b"commit refs/heads/main\n")
+        out.write(f"committer bench <bench@example.com> {when + number * 60} +0000\n".encode())
+        blob_data(f"commit {number}\n".encode())
+        if number == 0:
+            out.write(b"M 100644 inline values.yaml\n")
+            blob_data(values_text().encode())
+            for index in range(FILES):
+                out.write(f"M 100644 inline svc/{index // 200:03d}/file{index:05d}.yaml\n".encode())
+                blob_data(f"name: file{index}\nvalue: {rng.getrandbits(256):x}\n".encode())
+        else:
+            remaining = BYTES_PER_COMMIT
+            while remaining > 0:
+                index = rng.randrange(FILES)
+                size = min(remaining, 4_000)
+                payload = rng.randbytes(size // 2).hex().encode()
+                out.write(f"M 100644 inline svc/{index // 200:03d}/file{index:05d}.yaml\n".encode())
+                blob_data(b"data: " + payload + b"\n")
+                remaining -= size
+    out.close()
+    if proc.wait() != 0:
+        raise SystemExit("fast-import failed")
+    run("git", "config", "uploadpack.allowFilter", "true", cwd=target)
+    run("git", "config", "uploadpack.allowAnySHA1InWant", "true", cwd=target)
+    run("git", "config", "http.receivepack", "true", cwd=target)
+    run("git", "repack", "-a", "-d", "-q", cwd=target)
+    run("git", "symbolic-ref", "HEAD", "refs/heads/main", cwd=target)
+
+
+def repo_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def identity_env(home: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GIT_", "PROMOTER_", "CI", "GITHUB_", "GITLAB_"))
+    }
+    env.update(
+        HOME=str(home),
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@example.com",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@example.com",
+        GIT_TERMINAL_PROMPT="0",
+    )
+    return env
+
+
+def bump_file(path: Path, app: int, tag: str) -> None:
+    text = path.read_text()
+    marker = f"app{app}:\n  image:\n    repository: registry.example.com/acme/app{app}\n    tag: "
+    start = text.index(marker) + len(marker)
+    end = text.index("\n", start)
+    path.write_text(text[:start] + f'"{tag}"' + text[end:])
+
+
+def naive(url: str, tag: str, env: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "w"
+        run("git", "clone", "--quiet", url, str(work), env=env)
+        bump_file(work / "values.yaml", 0, tag)
+        run("git", "commit", "--quiet", "-am", f"app0 -> {tag}", cwd=work, env=env)
+        run("git", "push", "--quiet", "origin", "HEAD:main", cwd=work, env=env)
+
+
+def minimal(url: str, tag: str, env: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "w"
+        run(
+            "git",
+            "clone",
+            "--quiet",
+            "--filter=blob:none",
+            "--depth",
+            "1",
+            "--single-branch",
+            "--branch",
+            "main",
+            "--no-checkout",
+            url,
+            str(work),
+            env=env,
+        )
+        run("git", "sparse-checkout", "set", "--no-cone", "/values.yaml", cwd=work, env=env)
+        run("git", "checkout", "--quiet", "main", cwd=work, env=env)
+        bump_file(work / "values.yaml", 0, tag)
+        run("git", "commit", "--quiet", "-am", f"app0 -> {tag}", cwd=work, env=env)
+        run("git", "push", "--quiet", "origin", "HEAD:main", cwd=work, env=env)
+
+
+def promoter(url: str, tag: str, env: dict[str, str], config: Path, app: int = 0) -> dict:
+    out = run(
+        sys.executable,
+        "-m",
+        "promoter",
+        "--config",
+        str(config),
+        "--repo",
+        url,
+        "--output",
+        "json",
+        "bump",
+        "prod",
+        "--app",
+        f"app{app}",
+        "--tag",
+        tag,
+        "--no-verify-image",
+        env=env,
+    )
+    return json.loads(out)
+
+
+def timed(function, *args) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - start
+
+
+def compare(label: str, url: str, runs: int, env: dict[str, str], config: Path) -> dict[str, float]:
+    times: dict[str, list[float]] = {"naive": [], "minimal": [], "promoter": []}
+    for number in range(runs):
+        tag = f"{label}-{number}-{time.time_ns()}"
+        times["minimal"].append(timed(minimal, url, f"m{tag}", env))
+        times["promoter"].append(timed(promoter, url, f"p{tag}", env, config))
+        times["naive"].append(timed(naive, url, f"n{tag}", env))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(
+        f"{label:5s} naive {medians['naive']:.3f}s  minimal {medians['minimal']:.3f}s  "
+        f"promoter {medians['promoter']:.3f}s  -> naive/promoter {medians['naive'] / medians['promoter']:.1f}x, "
+        f"promoter-minimal {medians['promoter'] - medians['minimal']:+.3f}s",
+        flush=True,
+    )
+    return medians
+
+
+def concurrent(url: str, env: dict[str, str], config: Path) -> None:
+    start = time.perf_counter()
+    procs = []
+    tag = f"c{time.time_ns()}"
+    for app in range(APPS):
+        args = [
+            sys.executable,
+            "-m",
+            "promoter",
+            "--config",
+            str(config),
+            "--repo",
+            url,
+            "--output",
+            "json",
+            "bump",
+            "prod",
+            "--app",
+            f"app{app}",
+            "--tag",
+            tag,
+            "--no-verify-image",
+        ]
+        procs.append(
+            (time.perf_counter(), subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True))
+        )
+    walls, retries, landed = [], 0, 0
+    for began, proc in procs:
+        out, _ = proc.communicate()
+        walls.append(time.perf_counter() - began)
+        if proc.returncode == 0:
+            payload = json.loads(out)
+            landed += payload["result"] == "changed"
+            retries += payload["attempts"] - 1
+    total = time.perf_counter() - start
+    print(
+        f"16 concurrent bumps: {landed}/16 landed, wall median {statistics.median(walls):.2f}s max {max(walls):.2f}s "
+        f"(all done in {total:.2f}s), retries {retries}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--skip-http", action="store_true")
+    options = parser.parse_args()
+    WORK.mkdir(exist_ok=True)
+    pristine = WORK / "bench-env-pristine.git"
+    if not pristine.exists():
+        build_repo(pristine)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        remote = tmp_path / "env.git"
+        shutil.copytree(pristine, remote)
+        files = int(run("git", "ls-tree", "-r", "--name-only", "main", cwd=remote).count("\n"))
+        commits = int(run("git", "rev-list", "--count", "main", cwd=remote))
+        print(
+            f"env repo: {files} files, {commits} commits, {repo_size(remote) / 1e6:.0f} MB on disk",
+            flush=True,
+        )
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / ".gitconfig").write_text('[protocol "file"]\n\tallow = always\n')
+        env = identity_env(home)
+        config = tmp_path / "promoter.yaml"
+        config.write_text(
+            "version: 1\nenvironments: {prod: {branch: main}}\napps:\n"
+            + "".join(
+                f"  app{i}: {{image: registry.example.com/acme/app{i}, files: [{{file: values.yaml}}]}}\n"
+                for i in range(APPS)
+            )
+        )
+        compare("file", f"file://{remote}", options.runs, env, config)
+        if not options.skip_http:
+            from tests.support.githttp import serve_git_http
+
+            token = "bench-token-0123456789"
+            with serve_git_http(tmp_path, token=token) as server:
+                # the baselines authenticate like promoter does: a Basic header from the environment
+                header = base64.b64encode(f"oauth2:{token}".encode()).decode()
+                http_env = dict(
+                    env,
+                    PROMOTER_TOKEN=token,
+                    GIT_CONFIG_COUNT="1",
+                    GIT_CONFIG_KEY_0="http.extraHeader",
+                    GIT_CONFIG_VALUE_0=f"Authorization: Basic {header}",
+                )
+                compare("http", server.url(remote.name), options.runs, http_env, config)
+        concurrent(f"file://{remote}", env, config)
+
+
+if __name__ == "__main__":
+    main()
