@@ -163,7 +163,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="promoter-bench-") as tmp:
         root = Path(tmp)
-        os.environ["PROMOTER_TOKEN"] = "glpat-benchmark-token"  # noqa: S105 - a throwaway value
+        os.environ["PROMOTER_TOKEN"] = "glpat-benchmark-token"
         bare, seed = make_repo(root, args.files)
         (root / "promoter.yaml").write_text(CONFIG)
         session = open_session(config_path=str(root / "promoter.yaml"), repo=str(bare))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-SECRET = "benchmark-webhook-secret"  # noqa: S105 - a throwaway value for loopback
+SECRET = "benchmark-webhook-secret"
 REQUESTS = 64  # distinct pull requests, so per-request locks rarely meet
 
 
