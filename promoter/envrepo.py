@@ -381,18 +381,22 @@ class EnvRepo:
             hint="set the branch explicitly in promoter.yaml",
         )
 
-    def _fetch(self, branch: str) -> str | None:
-        """Fetch ``branch`` (depth 1, blob-less); return its head or None when the remote lacks it."""
-        tracking = f"refs/remotes/origin/{branch}"
-        status, out, err = self._run(
+    def _fetch_depth(self, branch: str, depth: int) -> tuple[int, str, str]:
+        """Fetch the newest ``depth`` commits of ``branch`` into its remote-tracking ref."""
+        return self._run(
             "fetch",
-            "--depth=1",
+            f"--depth={depth}",
             "--no-tags",
             "--no-write-fetch-head",
             "--quiet",
             "origin",
-            f"+refs/heads/{branch}:{tracking}",
+            f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
         )
+
+    def _fetch(self, branch: str) -> str | None:
+        """Fetch ``branch`` (depth 1, blob-less); return its head or None when the remote lacks it."""
+        tracking = f"refs/remotes/origin/{branch}"
+        status, out, err = self._fetch_depth(branch, 1)
         if status != 0:
             if "couldn't find remote ref" in err.lower():
                 self._run("update-ref", "-d", tracking)
@@ -513,15 +517,7 @@ class EnvRepo:
                     return None
                 seen = len(records)
                 depth = min(max_commits, max(depth * 4, 50))
-                status, _, err = self._run(
-                    "fetch",
-                    f"--depth={depth}",
-                    "--no-tags",
-                    "--no-write-fetch-head",
-                    "--quiet",
-                    "origin",
-                    f"+refs/heads/{branch}:{tracking}",
-                )
+                status, _, err = self._fetch_depth(branch, depth)
                 if status != 0:
                     raise self._error("fetch", err, what=f"cannot deepen the history of {branch}")
 

@@ -14,6 +14,7 @@ from promoter import masking
 pytest_plugins = [
     "tests.support.gitrepos",
     "tests.support.githttp",
+    "tests.support.leaks",
     "tests.support.registry",
     "tests.kube.fixtures",
 ]

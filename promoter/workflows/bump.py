@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from promoter.imageref import ImageRef, is_valid_tag
 from promoter.versions import is_semver_downgrade
 from promoter.workflows.delivery import Delivery, deliver
 from promoter.workflows.deployed import plan_file as _plan_file
-from promoter.workflows.messages import commit_message
+from promoter.workflows.messages import AppChange, commit_message
 from promoter.workflows.session import Session
 from promoter.yamledit import Change, ScalarEdit, YamlDocument, apply_edits, write_atomic
 
@@ -43,25 +43,7 @@ class BumpOptions:
     pin_digest: bool = False
 
 
-@dataclass
-class AppBump:
-    """One app's part of a bump: the new reference and what the files said before."""
-
-    app: str
-    image: str
-    tag: str
-    old_tags: list[str] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-    downgrade_allowed: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "app": self.app,
-            "image": self.image,
-            "tag": self.tag,
-            "old_tags": self.old_tags,
-            "changes": [change.as_dict() for change in self.changes],
-        }
+AppBump = AppChange  # one app's part of a bump
 
 
 @dataclass

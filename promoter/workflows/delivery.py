@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from promoter.config import Environment
-from promoter.envrepo import ChangeSet, EnvRepo
+from promoter.envrepo import ChangeSet, EnvRepo, TransactionResult
 from promoter.workflows.session import Session
 
 Edit = Callable[[Path], ChangeSet]
@@ -25,6 +25,17 @@ class Delivery:
     message: str = ""
     request_url: str | None = None
     request_action: str | None = None  # "created" | "updated" | "unchanged" | "closed"
+
+    @classmethod
+    def from_transaction(cls, outcome: TransactionResult) -> Delivery:
+        return cls(
+            result=outcome.status,
+            branch=outcome.branch,
+            commit=outcome.commit,
+            attempts=outcome.attempts,
+            diff=outcome.diff,
+            message=outcome.message,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,12 +77,4 @@ def deliver(
             title=review_title,
             rows=review_rows,
         )
-    outcome = repo.transaction(env.branch, edit, message, dry_run=dry_run)
-    return Delivery(
-        result=outcome.status,
-        branch=outcome.branch,
-        commit=outcome.commit,
-        attempts=outcome.attempts,
-        diff=outcome.diff,
-        message=outcome.message,
-    )
+    return Delivery.from_transaction(repo.transaction(env.branch, edit, message, dry_run=dry_run))

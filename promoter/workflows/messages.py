@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any
 
 from promoter.ci import CiContext
 from promoter.config import Config, Environment
 from promoter.envrepo import with_trailers
 from promoter.errors import ConfigError
+from promoter.yamledit import Change
 
 
-class AppChange(Protocol):
+@dataclass
+class AppChange:
+    """One app's part of a bump or a promotion: the new reference, the old tags, what changed."""
+
     app: str
     image: str
     tag: str
-    old_tags: list[str]
-    downgrade_allowed: str | None
+    digest: str | None = None
+    old_tags: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    downgrade_allowed: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "image": self.image,
+            "tag": self.tag,
+            "digest": self.digest,
+            "old_tags": self.old_tags,
+            "changes": [change.as_dict() for change in self.changes],
+        }
 
 
 def render_message_template(template: str, variables: Mapping[str, Any], *, source: str) -> str:

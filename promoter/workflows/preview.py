@@ -265,17 +265,6 @@ class GcResult:
         }
 
 
-def _delivery(outcome: Any) -> Delivery:
-    return Delivery(
-        result=outcome.status,
-        branch=outcome.branch,
-        commit=outcome.commit,
-        attempts=outcome.attempts,
-        diff=outcome.diff,
-        message=outcome.message,
-    )
-
-
 def _unchanged(branch: str) -> Delivery:
     return Delivery(result="unchanged", branch=branch)
 
@@ -565,7 +554,7 @@ def preview_up(session: Session, options: UpOptions) -> PreviewOutcome:
     ctx = plan.ctx
     return PreviewOutcome(
         action="up",
-        delivery=_delivery(outcome),
+        delivery=Delivery.from_transaction(outcome),
         id=values.id,
         project=values.project,
         path=plan.path,
@@ -621,7 +610,7 @@ def preview_down(
     first = deleted[0] if deleted else None
     return PreviewOutcome(
         action="down",
-        delivery=_delivery(outcome),
+        delivery=Delivery.from_transaction(outcome),
         id=request_id,
         project=project or (first.project if first else ""),
         path=first.path if first else None,
@@ -798,7 +787,7 @@ def preview_gc(
         outcome = repo.transaction(settings.branch, plan, plan.message, dry_run=dry_run)
     errors = [f"{project}: {error}" for project, error in sorted(plan.failed.items())]
     return GcResult(
-        delivery=_delivery(outcome),
+        delivery=Delivery.from_transaction(outcome),
         deleted=plan.deleted,
         skipped=plan.skipped,
         kept=plan.kept,

@@ -24,6 +24,7 @@ from promoter.imageref import ImageRef
 from promoter.workflows.approval import forge_for, pending_requests, promote_branch
 from promoter.workflows.delivery import Delivery, deliver
 from promoter.workflows.deployed import AppVersion, Version, app_paths, plan_file, read_versions
+from promoter.workflows.messages import AppChange
 from promoter.workflows.session import Session
 from promoter.yamledit import Change, ScalarEdit, YamlDocument, apply_edits
 
@@ -45,27 +46,7 @@ class PromoteOptions:
     dry_run: bool = False
 
 
-@dataclass
-class AppPromotion:
-    """One app's part of a promotion (shaped like a bump's, for commit messages and reports)."""
-
-    app: str
-    image: str
-    tag: str
-    digest: str | None = None
-    old_tags: list[str] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-    downgrade_allowed: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "app": self.app,
-            "image": self.image,
-            "tag": self.tag,
-            "digest": self.digest,
-            "old_tags": self.old_tags,
-            "changes": [change.as_dict() for change in self.changes],
-        }
+AppPromotion = AppChange  # one app's part of a promotion
 
 
 @dataclass

@@ -6,11 +6,7 @@ import base64
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.support.githttp import GitHttpServer
 from tests.support.gitrepos import git, make_remote, remote_text
@@ -20,30 +16,6 @@ CONFIG = (
     "apps: {api: {image: registry.example.com/acme/api, files: [{file: values.yaml}]}}\n"
 )
 VALUES = "image:\n  repository: registry.example.com/acme/api\n  tag: '1.0'\n"
-
-
-@pytest.fixture
-def proc_cmdlines() -> Iterator[list[str]]:
-    """Command lines of every process seen in /proc while the test runs."""
-    seen: list[str] = []
-    stop = threading.Event()
-
-    def scan() -> None:
-        while not stop.is_set():
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    try:
-                        with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                            seen.append(handle.read().replace(b"\0", b" ").decode(errors="replace"))
-                    except OSError:
-                        continue
-            stop.wait(0.001)
-
-    thread = threading.Thread(target=scan, daemon=True)
-    thread.start()
-    yield seen
-    stop.set()
-    thread.join(timeout=5)
 
 
 def wrapped_git(tmp_path: Path) -> tuple[Path, Path]:

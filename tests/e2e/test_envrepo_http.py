@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -108,30 +106,6 @@ def argv_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     wrapper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     return log
-
-
-@pytest.fixture
-def proc_cmdlines() -> Iterator[list[str]]:
-    """Command lines of every process seen in /proc while the test runs (sampled continuously)."""
-    seen: list[str] = []
-    stop = threading.Event()
-
-    def scan() -> None:
-        while not stop.is_set():
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    try:
-                        with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                            seen.append(handle.read().replace(b"\0", b" ").decode(errors="replace"))
-                    except OSError:
-                        continue
-            stop.wait(0.001)
-
-    thread = threading.Thread(target=scan, daemon=True)
-    thread.start()
-    yield seen
-    stop.set()
-    thread.join(timeout=5)
 
 
 def test_token_leaks_nowhere(
