@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promoter.ci import CiContext, detect
-from promoter.config import Config, locate_config, parse_config
+from promoter.config import Config, resolve_config
 from promoter.envrepo import EnvRepo
-from promoter.errors import ConfigError, UsageError
+from promoter.errors import UsageError
 
 
 @dataclass
@@ -46,16 +46,7 @@ def open_session(
         with EnvRepo(_normalise(repo, cwd), environ=env) as env_repo:
             return env_repo.read_files(env_repo.default_branch(), [name])[name]
 
-    found = locate_config(config_path, cwd, read_from_repo)
-    if found is None:
-        raise ConfigError(
-            "no promoter.yaml found",
-            where=str(cwd),
-            hint="pass --config FILE, run in a directory with promoter.yaml, or pass --repo so promoter can "
-            "read promoter.yaml from the env repo's default branch (promoter init writes one)",
-        )
-    text, source = found
-    config = parse_config(text, source).with_repo(repo)
+    config = resolve_config(config_path, cwd, read_from_repo, repo=repo)
     if not config.repo:
         raise UsageError(
             "no environment repository given",
