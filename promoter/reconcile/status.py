@@ -6,7 +6,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from promoter import masking
 
@@ -100,44 +100,33 @@ def stored_text(status: dict[str, Any] | None, suspended: bool) -> str:
 
 
 def post_commit_status(status: SyncStatus, repo_url: str, environ: dict[str, str] | None = None) -> bool:
-    """Post the pass's result as a commit status on GitLab or GitHub; False (logged) when not possible.
+    """Post the pass's result as a commit status through the forge layer; False (logged) when not possible.
 
-    The forge follows the repo URL's host (``github.com`` -> GitHub, else GitLab) unless
-    ``PROMOTER_FORGE`` says ``gitlab`` or ``github``; ``PROMOTER_FORGE_API_URL`` overrides the API base.
+    The forge follows the repo URL (``github.com`` -> GitHub, else GitLab) unless ``PROMOTER_FORGE`` says
+    ``gitlab`` or ``github``; the server is the URL's, or ``PROMOTER_FORGE_API_URL``; the project is the
+    URL's path.
     """
+    from promoter.errors import PromoterError
+    from promoter.forge import ForgeSettings, make_forge
+
     env = os.environ if environ is None else environ
-    token = env.get("PROMOTER_TOKEN") or env.get("GITLAB_TOKEN") or env.get("GITHUB_TOKEN")
     revision = status.attempted_revision
     parts = urlsplit(repo_url)
-    if not token or not revision or parts.scheme not in ("http", "https"):
-        LOG.warning("commit status not posted: needs an http(s) env repo URL, a revision and PROMOTER_TOKEN")
+    if not revision or parts.scheme not in ("http", "https"):
+        LOG.warning("commit status not posted: needs an http(s) env repo URL and a revision")
         return False
-    masking.register_secret(token)
-    import requests
-
+    kind = env.get("PROMOTER_FORGE") or ("github" if parts.hostname == "github.com" else "gitlab")
+    server = env.get("PROMOTER_FORGE_API_URL") or f"{parts.scheme}://{parts.netloc}"
     project = parts.path.strip("/").removesuffix(".git")
-    forge = env.get("PROMOTER_FORGE") or ("github" if parts.hostname == "github.com" else "gitlab")
-    state_ok = not status.failed
-    context = f"promoter/reconcile/{status.instance}"
-    description = status.summary()[:140]
-    if forge == "github":
-        base = env.get("PROMOTER_FORGE_API_URL") or (
-            "https://api.github.com" if parts.hostname == "github.com" else f"https://{parts.hostname}/api/v3"
-        )
-        url = f"{base.rstrip('/')}/repos/{project}/statuses/{revision}"
-        body = {"state": "success" if state_ok else "failure", "context": context, "description": description}
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"}
-    else:
-        base = env.get("PROMOTER_FORGE_API_URL") or f"{parts.scheme}://{parts.netloc}/api/v4"
-        url = f"{base.rstrip('/')}/projects/{quote(project, safe='')}/statuses/{revision}"
-        body = {"state": "success" if state_ok else "failed", "name": context, "description": description}
-        headers = {"PRIVATE-TOKEN": token}
     try:
-        response = requests.post(url, json=body, headers=headers, timeout=15)
-    except requests.RequestException as exc:
+        forge = make_forge(ForgeSettings(type=kind, url=server, project=project), env)
+        forge.commit_status(
+            revision,
+            "failed" if status.failed else "success",
+            context=f"promoter/reconcile/{status.instance}",
+            description=status.summary()[:140],
+        )
+    except PromoterError as exc:
         LOG.warning("commit status not posted: %s", masking.mask(str(exc)))
-        return False
-    if response.status_code >= 300:
-        LOG.warning("commit status not posted: HTTP %s from %s", response.status_code, url)
         return False
     return True
