@@ -44,13 +44,13 @@ def _error_texts(error: PromoterError) -> str:
 @pytest.fixture(scope="module")
 def pushed(registry_server: RegistryServer) -> dict[str, str]:
     return {
-        tag: push_image(registry_server.base_url, "acme/api", tag) for tag in ("1.0.0", "1.1.0", "2024-06-27")
+        tag: push_image(registry_server.base_url, "registrytest/api", tag) for tag in ("1.0.0", "1.1.0", "2024-06-27")
     }
 
 
 def test_existing_tag_has_the_pushed_digest(registry_server: RegistryServer, pushed: dict[str, str]) -> None:
     client = RegistryClient()
-    ref = ImageRef.parse(registry_server.ref("acme/api", "1.1.0"))
+    ref = ImageRef.parse(registry_server.ref("registrytest/api", "1.1.0"))
     assert client.manifest_digest(ref) == pushed["1.1.0"]
     assert client.exists(ref)
     assert pushed["1.0.0"] != pushed["1.1.0"]
@@ -58,7 +58,7 @@ def test_existing_tag_has_the_pushed_digest(registry_server: RegistryServer, pus
 
 def test_missing_tag_and_missing_repository(registry_server: RegistryServer, pushed: dict[str, str]) -> None:
     client = RegistryClient()
-    assert client.manifest_digest(ImageRef.parse(registry_server.ref("acme/api", "9.9.9"))) is None
+    assert client.manifest_digest(ImageRef.parse(registry_server.ref("registrytest/api", "9.9.9"))) is None
     assert not client.exists(ImageRef.parse(registry_server.ref("acme/never-pushed", "1")))
 
 
@@ -70,8 +70,8 @@ def test_lookup_by_digest(registry_server: RegistryServer, pushed: dict[str, str
 
 
 def test_verify_image(registry_server: RegistryServer, pushed: dict[str, str]) -> None:
-    assert verify_image(registry_server.ref("acme/api", "2024-06-27")) == pushed["2024-06-27"]
-    missing = registry_server.ref("acme/api", "3.0.0")
+    assert verify_image(registry_server.ref("registrytest/api", "2024-06-27")) == pushed["2024-06-27"]
+    missing = registry_server.ref("registrytest/api", "3.0.0")
     with pytest.raises(ImageMissingError) as caught:
         verify_image(missing)
     assert caught.value.exit_code == EXIT_REFUSED
@@ -81,7 +81,7 @@ def test_verify_image(registry_server: RegistryServer, pushed: dict[str, str]) -
 
 def test_list_tags(registry_server: RegistryServer, pushed: dict[str, str]) -> None:
     client = RegistryClient()
-    assert sorted(client.list_tags(ImageRef.parse(registry_server.ref("acme/api")))) == sorted(pushed)
+    assert sorted(client.list_tags(ImageRef.parse(registry_server.ref("registrytest/api")))) == sorted(pushed)
     assert client.list_tags(ImageRef.parse(registry_server.ref("acme/never-pushed"))) == []
 
 
