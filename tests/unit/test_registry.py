@@ -63,7 +63,7 @@ def test_missing_tag_and_missing_repository(registry_server: RegistryServer, pus
 
 
 def test_lookup_by_digest(registry_server: RegistryServer, pushed: dict[str, str]) -> None:
-    ref = ImageRef.parse(f"{registry_server.host}/acme/api@{pushed['1.0.0']}")
+    ref = ImageRef.parse(f"{registry_server.host}/registrytest/api@{pushed['1.0.0']}")
     assert RegistryClient().manifest_digest(ref) == pushed["1.0.0"]
     unknown = ref.with_version(None, "sha256:" + "0" * 64)
     assert RegistryClient().manifest_digest(unknown) is None
