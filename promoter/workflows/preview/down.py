@@ -1,0 +1,100 @@
+"""``preview down``: delete a request's environment, from the CLI or a webhook delivery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promoter.envrepo import ChangeSet, with_trailers
+from promoter.errors import (
+    UsageError,
+)
+from promoter.workflows.delivery import Delivery
+from promoter.workflows.session import Session
+
+if TYPE_CHECKING:  # pragma: no cover
+    from promoter.hook import CloseEvent
+from promoter.workflows.preview.common import (
+    PreviewOutcome,
+    _one_line,
+    _trailers,
+    _unchanged,
+)
+from promoter.workflows.preview.files import (
+    LOG,
+    PreviewEnv,
+    mentions_id,
+    scan_worktree,
+)
+
+
+def preview_down(
+    session: Session, request_id: int | None = None, *, project: str | None = None, dry_run: bool = False
+) -> PreviewOutcome:
+    """Delete the request's preview file; absent (or no previews branch) is "unchanged"."""
+    request_id = request_id if request_id is not None else session.ci.request_id
+    if request_id is None:
+        raise UsageError("no merge/pull request id", hint="pass --id N")
+    project = project if project is not None else session.ci.project
+    settings = session.config.previews
+    directory = settings.dir.strip("/")
+    deleted: list[PreviewEnv] = []
+    with session.env_repo([settings.dir]) as repo:
+        if repo.head(settings.branch) is None:
+            return PreviewOutcome("down", _unchanged(settings.branch), request_id, project or "")
+
+        def edit(worktree: Path) -> ChangeSet:
+            deleted.clear()
+            found = [
+                env
+                for env in scan_worktree(worktree, directory, keep=mentions_id(request_id))
+                if env.matches(request_id, project)
+            ]
+            if project is None and len({env.project.casefold() for env in found}) > 1:
+                projects = ", ".join(sorted({env.project for env in found}))
+                raise UsageError(
+                    f"request {request_id} has previews in several projects: {projects}",
+                    hint="pass --project to choose one",
+                )
+            for env in found:
+                (worktree / env.path).unlink()
+                deleted.append(env)
+            return ChangeSet(changes=[env.path for env in found], paths=[env.path for env in found])
+
+        def message(_changes: ChangeSet) -> str:
+            names = ", ".join(env.slug for env in deleted)
+            subject = f"preview down: {names} (request {request_id})"
+            owner = project or (deleted[0].project if deleted else "")
+            return with_trailers(subject, _trailers(session, request_id, owner, "down"))
+
+        outcome = repo.transaction(settings.branch, edit, message, dry_run=dry_run)
+    first = deleted[0] if deleted else None
+    return PreviewOutcome(
+        action="down",
+        delivery=Delivery.from_transaction(outcome),
+        id=request_id,
+        project=project or (first.project if first else ""),
+        path=first.path if first else None,
+        slug=first.slug if first else None,
+        namespace=first.slug if first else None,
+        mode="deleted" if outcome.status != "unchanged" else None,
+    )
+
+
+def preview_down_for_event(event: CloseEvent, globals_: Any) -> str:
+    """The webhook handler's work: ``preview down`` for a closed or merged request.
+
+    Returns ``deleted``, ``unchanged`` (nothing there: a duplicate delivery or no preview).
+    """
+    from promoter.workflows.session import open_session
+
+    session = open_session(config_path=globals_.config_path, repo=globals_.repo)
+    outcome = preview_down(session, event.request_id, project=event.project)
+    LOG.info(
+        "preview down for %s %s!%d: %s",
+        event.forge,
+        _one_line(event.project),
+        event.request_id,
+        outcome.result,
+    )
+    return "deleted" if outcome.result == "changed" else "unchanged"

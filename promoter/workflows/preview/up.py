@@ -1,0 +1,349 @@
+"""``preview up``: render a request's environment once, then only splice new tags into it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promoter.envrepo import ChangeSet, EnvRepo, with_trailers
+from promoter.errors import (
+    ConfigError,
+    ImageReferenceError,
+    InputError,
+    UnsafeTargetError,
+    UsageError,
+)
+from promoter.templating import (
+    ANNOTATION_EXPIRES,
+    BUNDLED_TEMPLATES,
+    PreviewContext,
+    PreviewTemplate,
+    load_template,
+    preview_path,
+    render_preview,
+    render_template,
+    slugify,
+)
+from promoter.workflows.delivery import Delivery
+from promoter.workflows.session import Session
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
+from promoter.workflows.preview.common import (
+    PreviewOutcome,
+    _one_line,
+    _trailers,
+)
+from promoter.workflows.preview.files import (
+    ANNOTATION_COMMIT,
+    ANNOTATION_IMAGE,
+    ANNOTATION_TAG,
+    PreviewEnv,
+    _now,
+    mentions_id,
+    parse_preview,
+    scan_worktree,
+)
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    id: int | None = None
+    branch: str | None = None
+    tag: str | None = None
+    image: str | None = None
+    project: str | None = None
+    values: Mapping[str, str] = field(default_factory=dict)
+    rerender: bool = False
+    dry_run: bool = False
+
+
+# --- up ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _UpValues:
+    id: int
+    branch: str
+    tag: str
+    image: str
+    project: str
+    sha: str
+    author: str
+    title: str
+    values: Mapping[str, str]
+
+
+def resolve_up(session: Session, options: UpOptions) -> _UpValues:
+    """Fill what the options leave out from the CI context (MR variables / the pull_request event)."""
+    ci = session.ci
+    request_id = options.id if options.id is not None else ci.request_id
+    if request_id is None or request_id <= 0:
+        raise UsageError(
+            "no merge/pull request id",
+            hint="pass --id N, or run in a merge request pipeline / pull_request job",
+        )
+    branch = options.branch or ci.request_source_branch or ci.ref
+    if not branch:
+        raise UsageError("no source branch", hint="pass --branch BRANCH")
+    image, tag = _image_and_tag(session, options)
+    values = {**session.config.previews.values, **options.values}
+    return _UpValues(
+        id=request_id,
+        branch=branch,
+        tag=tag,
+        image=image,
+        project=options.project or ci.project or "",
+        sha=ci.commit or "",
+        author=ci.request_author or "",
+        title=ci.request_title or "",
+        values=values,
+    )
+
+
+def _image_and_tag(session: Session, options: UpOptions) -> tuple[str, str]:
+    from promoter.imageref import ImageRef, is_valid_digest, is_valid_tag
+
+    config = session.config
+    image_text = options.image or config.previews.values.get("image")
+    if not image_text:
+        if len(config.apps) != 1:
+            names = ", ".join(config.apps) or "none"
+            raise UsageError(
+                "which image does the preview run?",
+                hint=f"pass --image REPO (configured apps: {names})",
+            )
+        image_text = next(iter(config.apps.values())).image
+    ref = ImageRef.parse(image_text)
+    tag = options.tag or ref.tag or ref.digest or session.ci.commit
+    if not tag:
+        raise UsageError("no image tag", hint="pass --tag TAG (in CI it defaults to the commit SHA)")
+    if not (is_valid_tag(tag) or is_valid_digest(tag)):
+        raise ImageReferenceError(
+            f"invalid tag {tag!r}",
+            hint="a tag is up to 128 letters, digits, '_', '.' and '-', or sha256:<hex>",
+        )
+    return ref.name, tag
+
+
+def _ttl(session: Session) -> timedelta | None:
+    seconds = session.config.previews.ttl_seconds
+    return timedelta(seconds=seconds) if seconds > 0 else None
+
+
+def _load_template(session: Session, repo: EnvRepo) -> PreviewTemplate:
+    """A bundled template, a file next to a local promoter.yaml, or a file in the env repo."""
+    ref = session.config.previews.template
+    if ref in BUNDLED_TEMPLATES:
+        return load_template(ref)
+    source = Path(session.config.source)
+    if source.is_file():
+        return load_template(ref, base_dir=source.parent)
+    branch = repo.default_branch()
+    try:
+        text = repo.read_files(branch, [ref])[ref]
+    except InputError:
+        text = None
+    if text is None:
+        raise ConfigError(
+            f"preview template {ref!r} not found in the env repo",
+            where=f"{branch}:{ref}",
+            hint="give previews.template as a path relative to promoter.yaml, or a bundled template name",
+        )
+    return PreviewTemplate(text, f"{branch}:{ref}")
+
+
+def preview_url(values: Mapping[str, str], ctx: PreviewContext) -> str | None:
+    """The environment URL: the ``url`` value rendered with the template variables, else
+    ``https://<slug>.<domain>`` when a ``domain`` value is set, else None."""
+    if values.get("url"):
+        text = render_template(PreviewTemplate(values["url"], "previews.values.url"), ctx.variables())
+        return text.strip() or None
+    if values.get("domain"):
+        return f"https://{ctx.slug}.{values['domain'].strip('.')}"
+    return None
+
+
+class UpEdit:
+    """The edit run inside the transaction (re-run on the newest head after a lost race)."""
+
+    def __init__(
+        self, session: Session, values: _UpValues, template: PreviewTemplate, rerender: bool
+    ) -> None:
+        self.session = session
+        self.v = values
+        self.template = template
+        self.rerender = rerender
+        self.directory = session.config.previews.dir.strip("/")
+        self.ctx: PreviewContext | None = None
+        self.path: str | None = None
+        self.mode: str | None = None
+
+    def context(self, slug: str, created_at: str | None = None) -> PreviewContext:
+        now = _now()
+        ttl = _ttl(self.session)
+        ctx = PreviewContext.create(
+            id=self.v.id,
+            branch=self.v.branch,
+            tag=self.v.tag,
+            image=self.v.image,
+            project=self.v.project,
+            sha=self.v.sha,
+            author=self.v.author,
+            title=self.v.title,
+            ttl=ttl,
+            now=now,
+            slug=slug,
+            extra=self.v.values,
+        )
+        if created_at:
+            ctx = replace(ctx, created_at=created_at)
+        return ctx
+
+    def __call__(self, worktree: Path) -> ChangeSet:
+        existing = self._find(worktree)
+        if existing is not None:
+            self.path = existing.path
+            slug = existing.slug
+            if self.rerender:
+                self.mode = "rerendered"
+                self.ctx = self.context(slug, existing.created_at or None)
+                return self._write(worktree, render_preview(self.template, self.ctx))
+            self.mode = "updated"
+            self.ctx = self.context(slug, existing.created_at or None)
+            return self._update(worktree, existing)
+        slug = slugify(self.v.branch)
+        path = preview_path(self.directory, slug)
+        if (worktree / path).exists():  # another request (another project) owns that name
+            slug = slugify(f"{self.v.project}/{self.v.branch}#{self.v.id}")
+            path = preview_path(self.directory, slug)
+        self.path = path
+        self.mode = "created"
+        self.ctx = self.context(slug)
+        return self._write(worktree, render_preview(self.template, self.ctx))
+
+    def _find(self, worktree: Path) -> PreviewEnv | None:
+        """The request's file: the slug's file first (the usual case), else a scan of the annotations."""
+        expected = preview_path(self.directory, slugify(self.v.branch))
+        candidates: list[PreviewEnv] = []
+        if (worktree / expected).is_file():
+            first = parse_preview(expected, (worktree / expected).read_text(encoding="utf-8"))
+            if first.matches(self.v.id, self.v.project):
+                return first
+        candidates = [
+            env
+            for env in scan_worktree(worktree, self.directory, keep=mentions_id(self.v.id))
+            if env.matches(self.v.id, self.v.project)
+        ]
+        if len(candidates) > 1:
+            paths = ", ".join(env.path for env in candidates)
+            raise InputError(
+                f"several preview files belong to request {self.v.id}: {paths}",
+                where=self.session.config.previews.branch,
+                hint="delete all but one (promoter preview down, then up)",
+            )
+        return candidates[0] if candidates else None
+
+    def _write(self, worktree: Path, text: str) -> ChangeSet:
+        from promoter.yamledit import write_atomic
+
+        assert self.path is not None
+        target = worktree / self.path
+        if target.is_file() and target.read_text(encoding="utf-8") == text:
+            return ChangeSet()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, text)
+        return ChangeSet(changes=[f"{self.path}: {self.mode}"], paths=[self.path])
+
+    def _update(self, worktree: Path, existing: PreviewEnv) -> ChangeSet:
+        """Byte-minimal: the image sites of our repository and the tag/image/commit annotations; the expiry
+        moves on only with a real change, so repeating ``up`` is "unchanged"."""
+        from ruamel.yaml.nodes import ScalarNode
+
+        from promoter.yamledit import ScalarEdit, YamlDocument, apply_edits, write_atomic
+
+        assert self.ctx is not None
+        document = YamlDocument.read(
+            worktree / existing.path, f"{self.session.config.previews.branch}:{existing.path}"
+        )
+        edits = self._image_edits(document)
+        found_image = bool(edits)
+        annotations = {ANNOTATION_TAG: self.v.tag, ANNOTATION_IMAGE: self.v.image}
+        if self.v.sha:
+            annotations[ANNOTATION_COMMIT] = self.v.sha
+        expiry: list[ScalarEdit] = []
+        for doc, path, node in document.walk():
+            if len(path) < 2 or path[-2] != "annotations" or not isinstance(node, ScalarNode):
+                continue
+            if path[-1] in annotations:
+                edits.append(ScalarEdit(document.locate(path, doc), annotations[str(path[-1])]))
+                found_image = found_image or path[-1] == ANNOTATION_TAG
+            elif path[-1] == ANNOTATION_EXPIRES and self.ctx.expires_at:
+                expiry.append(ScalarEdit(document.locate(path, doc), self.ctx.expires_at))
+        if not found_image:
+            raise InputError(
+                f"cannot find where {existing.path} sets the image {self.v.image}",
+                where=document.name,
+                hint="pass --rerender to render the file afresh (manual changes are lost)",
+            )
+        if not apply_edits(document, edits).changed:
+            return ChangeSet()
+        result = apply_edits(document, edits + expiry)
+        write_atomic(worktree / existing.path, result.new_text)
+        return ChangeSet(changes=result.changes, paths=[existing.path])
+
+    def _image_edits(self, document: Any) -> list[Any]:
+        from promoter.imageref import ImageRef, is_valid_digest
+        from promoter.yamledit import ScalarEdit
+        from promoter.yamledit.finders import plan_image_update
+
+        base = ImageRef.parse(self.v.image)
+        digest = is_valid_digest(self.v.tag)
+        new = base.with_version(None, self.v.tag) if digest else base.with_version(self.v.tag)
+        try:
+            edits, _ = plan_image_update(document, new)
+            return edits
+        except UnsafeTargetError:
+            if not digest:
+                raise
+        # A digest where the template wrote the tag verbatim (Helm parameter image.tag): write it there too.
+        _, sites = plan_image_update(document, base.with_version("x"))
+        return [
+            ScalarEdit(document.locate(site.key, site.doc), self.v.tag)
+            for site in sites
+            if site.editable and site.image.same_repository(base)
+        ]
+
+
+def preview_up(session: Session, options: UpOptions) -> PreviewOutcome:
+    """Create the request's preview file, or update its tag in place (``rerender``: render afresh)."""
+    values = resolve_up(session, options)
+    settings = session.config.previews
+    with session.env_repo([settings.dir]) as repo:
+        template = _load_template(session, repo)
+        plan = UpEdit(session, values, template, options.rerender)
+
+        def message(_changes: ChangeSet) -> str:
+            slug = plan.ctx.slug if plan.ctx else "?"
+            subject = f"preview {plan.mode or 'up'}: {slug} (request {values.id}) -> {values.tag}"
+            body = f"Source branch: {_one_line(values.branch)!r}"
+            return with_trailers(f"{subject}\n\n{body}", _trailers(session, values.id, values.project, "up"))
+
+        outcome = repo.transaction(settings.branch, plan, message, create=True, dry_run=options.dry_run)
+    ctx = plan.ctx
+    return PreviewOutcome(
+        action="up",
+        delivery=Delivery.from_transaction(outcome),
+        id=values.id,
+        project=values.project,
+        path=plan.path,
+        slug=ctx.slug if ctx else None,
+        namespace=ctx.namespace if ctx else None,
+        url=preview_url(values.values, ctx) if ctx else None,
+        tag=values.tag,
+        mode=plan.mode if outcome.status != "unchanged" else None,
+    )
+
+
+# --- down --------------------------------------------------------------------------------------------
