@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promoter.workflows.delivery import Delivery
-from promoter.workflows.session import Session
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 from promoter.workflows.preview.files import (
     TRAILER_PREVIEW,
 )
+from promoter.workflows.session import Session
 
 
 @dataclass
@@ -49,17 +46,17 @@ class PreviewOutcome:
         }
 
 
-def _unchanged(branch: str) -> Delivery:
+def unchanged_delivery(branch: str) -> Delivery:
     return Delivery(result="unchanged", branch=branch)
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     return " ".join(str(text).split())[:200]
 
 
-def _trailers(session: Session, request_id: int | str, project: str, action: str) -> dict[str, str]:
+def preview_trailers(session: Session, request_id: int | str, project: str, action: str) -> dict[str, str]:
     trailers = {TRAILER_PREVIEW: str(request_id), "Promoter-Preview-Action": action}
     if project:
-        trailers["Promoter-Project"] = _one_line(project)
+        trailers["Promoter-Project"] = one_line(project)
     trailers.update(session.ci.trailers())
     return trailers

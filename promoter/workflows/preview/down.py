@@ -16,9 +16,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from promoter.hook import CloseEvent
 from promoter.workflows.preview.common import (
     PreviewOutcome,
-    _one_line,
-    _trailers,
-    _unchanged,
+    one_line,
+    preview_trailers,
+    unchanged_delivery,
 )
 from promoter.workflows.preview.files import (
     LOG,
@@ -41,7 +41,7 @@ def preview_down(
     deleted: list[PreviewEnv] = []
     with session.env_repo([settings.dir]) as repo:
         if repo.head(settings.branch) is None:
-            return PreviewOutcome("down", _unchanged(settings.branch), request_id, project or "")
+            return PreviewOutcome("down", unchanged_delivery(settings.branch), request_id, project or "")
 
         def edit(worktree: Path) -> ChangeSet:
             deleted.clear()
@@ -65,7 +65,7 @@ def preview_down(
             names = ", ".join(env.slug for env in deleted)
             subject = f"preview down: {names} (request {request_id})"
             owner = project or (deleted[0].project if deleted else "")
-            return with_trailers(subject, _trailers(session, request_id, owner, "down"))
+            return with_trailers(subject, preview_trailers(session, request_id, owner, "down"))
 
         outcome = repo.transaction(settings.branch, edit, message, dry_run=dry_run)
     first = deleted[0] if deleted else None
@@ -93,7 +93,7 @@ def preview_down_for_event(event: CloseEvent, globals_: Any) -> str:
     LOG.info(
         "preview down for %s %s!%d: %s",
         event.forge,
-        _one_line(event.project),
+        one_line(event.project),
         event.request_id,
         outcome.result,
     )

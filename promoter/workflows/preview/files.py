@@ -56,11 +56,11 @@ class PreviewEnv:
         return Path(self.path).stem
 
     def expired(self, now: datetime) -> bool:
-        moment = _parse_time(self.expires_at)
+        moment = parse_time(self.expires_at)
         return moment is not None and moment <= now
 
     def age_seconds(self, now: datetime) -> int | None:
-        moment = _parse_time(self.created_at)
+        moment = parse_time(self.created_at)
         return None if moment is None else max(0, int((now - moment).total_seconds()))
 
     def matches(self, request_id: int, project: str | None) -> bool:
@@ -69,7 +69,7 @@ class PreviewEnv:
         return project is None or self.project.casefold() == project.casefold()
 
     def as_dict(self, now: datetime | None = None) -> dict[str, Any]:
-        now = now or _now()
+        now = now or utc_now()
         return {
             "id": self.id,
             "project": self.project,
@@ -86,11 +86,11 @@ class PreviewEnv:
         }
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _parse_time(text: str) -> datetime | None:
+def parse_time(text: str) -> datetime | None:
     if not text:
         return None
     try:
@@ -121,7 +121,7 @@ def parse_preview(path: str, text: str) -> PreviewEnv:
     )
 
 
-def _is_preview_file(rel: str, directory: str) -> bool:
+def is_preview_file(rel: str, directory: str) -> bool:
     parent, _, name = rel.rpartition("/")
     return parent == directory.strip("/") and name.endswith(_SUFFIXES) and not name.startswith(".")
 
@@ -160,7 +160,7 @@ def read_previews(repo: EnvRepo, branch: str, directory: str) -> list[PreviewEnv
     if repo.head(branch) is None:
         return []
     directory = directory.strip("/")
-    paths = [path for path in repo.list_files(branch, directory) if _is_preview_file(path, directory)]
+    paths = [path for path in repo.list_files(branch, directory) if is_preview_file(path, directory)]
     texts = repo.read_files(branch, paths)
     return [parse_preview(path, text or "") for path, text in texts.items()]
 

@@ -20,16 +20,16 @@ from promoter.workflows.session import Session
 if TYPE_CHECKING:  # pragma: no cover
     from promoter.forge.base import Forge
 from promoter.workflows.preview.common import (
-    _one_line,
-    _unchanged,
+    one_line,
+    unchanged_delivery,
 )
 from promoter.workflows.preview.files import (
     LOG,
     TRAILER_PREVIEW,
     ForgeFactory,
     PreviewEnv,
-    _now,
     scan_worktree,
+    utc_now,
 )
 
 
@@ -114,7 +114,7 @@ class _Gc:
                 self.lookups += 1
                 states = forge.list_request_states(sorted(numbers))
             except (ForgeError, ConfigError) as exc:
-                LOG.warning("preview gc: keeping every preview of %s: %s", _one_line(project), exc)
+                LOG.warning("preview gc: keeping every preview of %s: %s", one_line(project), exc)
                 self.failed[project] = str(exc)
                 continue
             self.states.setdefault(project, {}).update(states)
@@ -156,7 +156,7 @@ class _Gc:
 
     def message(self, _changes: ChangeSet) -> str:
         lines = [
-            f"- {Path(e.path).stem}: request {e.id} of {_one_line(e.project) or '?'} {e.reason}"
+            f"- {Path(e.path).stem}: request {e.id} of {one_line(e.project) or '?'} {e.reason}"
             for e in self.deleted
         ]
         count = len(self.deleted)
@@ -179,10 +179,10 @@ def preview_gc(
     limit = settings.max_delete if max_delete is None else max_delete
     if limit < 0:
         raise UsageError("--max-delete must be 0 or more")
-    plan = _Gc(session, forge_factory or default_forge_factory(session), now or _now(), limit)
+    plan = _Gc(session, forge_factory or default_forge_factory(session), now or utc_now(), limit)
     with session.env_repo([settings.dir]) as repo:
         if repo.head(settings.branch) is None:
-            return GcResult(_unchanged(settings.branch))
+            return GcResult(unchanged_delivery(settings.branch))
         outcome = repo.transaction(settings.branch, plan, plan.message, dry_run=dry_run)
     errors = [f"{project}: {error}" for project, error in sorted(plan.failed.items())]
     return GcResult(

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from promoter.workflows.session import Session
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 from promoter.workflows.preview.files import (
     PreviewEnv,
-    _now,
     read_previews,
+    utc_now,
 )
+from promoter.workflows.session import Session
 
 
 # --- list --------------------------------------------------------------------------------------------
@@ -33,4 +30,4 @@ def preview_list(session: Session) -> PreviewList:
     with session.env_repo([settings.dir]) as repo:
         found = read_previews(repo, settings.branch, settings.dir)
     found.sort(key=lambda env: (env.id is None, env.id or 0, env.project, env.path))
-    return PreviewList(settings.branch, found, _now())
+    return PreviewList(settings.branch, found, utc_now())

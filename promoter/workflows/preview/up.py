@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promoter.envrepo import ChangeSet, EnvRepo, with_trailers
 from promoter.errors import (
@@ -28,25 +28,22 @@ from promoter.templating import (
     slugify,
 )
 from promoter.workflows.delivery import Delivery
-from promoter.workflows.session import Session
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 from promoter.workflows.preview.common import (
     PreviewOutcome,
-    _one_line,
-    _trailers,
+    one_line,
+    preview_trailers,
 )
 from promoter.workflows.preview.files import (
     ANNOTATION_COMMIT,
     ANNOTATION_IMAGE,
     ANNOTATION_TAG,
     PreviewEnv,
-    _now,
     mentions_id,
     parse_preview,
     scan_worktree,
+    utc_now,
 )
+from promoter.workflows.session import Session
 
 
 @dataclass(frozen=True)
@@ -181,7 +178,7 @@ class UpEdit:
         self.mode: str | None = None
 
     def context(self, slug: str, created_at: str | None = None) -> PreviewContext:
-        now = _now()
+        now = utc_now()
         ttl = _ttl(self.session)
         ctx = PreviewContext.create(
             id=self.v.id,
@@ -327,8 +324,10 @@ def preview_up(session: Session, options: UpOptions) -> PreviewOutcome:
         def message(_changes: ChangeSet) -> str:
             slug = plan.ctx.slug if plan.ctx else "?"
             subject = f"preview {plan.mode or 'up'}: {slug} (request {values.id}) -> {values.tag}"
-            body = f"Source branch: {_one_line(values.branch)!r}"
-            return with_trailers(f"{subject}\n\n{body}", _trailers(session, values.id, values.project, "up"))
+            body = f"Source branch: {one_line(values.branch)!r}"
+            return with_trailers(
+                f"{subject}\n\n{body}", preview_trailers(session, values.id, values.project, "up")
+            )
 
         outcome = repo.transaction(settings.branch, plan, message, create=True, dry_run=options.dry_run)
     ctx = plan.ctx
