@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from promoter.cli.context import get_globals
+from promoter.cli.context import open_cli_session
 
 
 @click.command("bump")
@@ -30,10 +30,8 @@ def bump(
     from promoter.cli.report import report_delivery
     from promoter.workflows.bump import BumpOptions
     from promoter.workflows.bump import bump as run_bump
-    from promoter.workflows.session import open_session
 
-    globals_ = get_globals()
-    session = open_session(config_path=globals_.config_path, repo=globals_.repo)
+    session = open_cli_session()
     options = BumpOptions(
         env=env,
         app=app,

@@ -8,12 +8,15 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from promoter import masking
 from promoter.errors import PromoterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from promoter.workflows.session import Session
 
 LOG = logging.getLogger("promoter")
 
@@ -50,6 +53,14 @@ def get_globals(ctx: click.Context | None = None) -> Globals:
     ctx = ctx or click.get_current_context()
     found = ctx.find_object(Globals)
     return found if found is not None else Globals()
+
+
+def open_cli_session() -> Session:
+    """The config, env repo and CI context named by the global options (``--config``, ``--repo``)."""
+    from promoter.workflows.session import open_session
+
+    globals_ = get_globals()
+    return open_session(config_path=globals_.config_path, repo=globals_.repo)
 
 
 def echo(text: str = "", *, err: bool = False) -> None:

@@ -6,18 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from promoter.cli.context import emit, get_globals
+from promoter.cli.context import emit, open_cli_session
 
 if TYPE_CHECKING:
     from promoter.workflows.preview import GcResult, PreviewOutcome
     from promoter.workflows.session import Session
-
-
-def _session() -> Session:
-    from promoter.workflows.session import open_session
-
-    globals_ = get_globals()
-    return open_session(config_path=globals_.config_path, repo=globals_.repo)
 
 
 def _outcome_text(outcome: PreviewOutcome) -> str:
@@ -90,7 +83,7 @@ def up(
     from promoter.templating import parse_set_values
     from promoter.workflows.preview import UpOptions, preview_up
 
-    session = _session()
+    session = open_cli_session()
     options = UpOptions(
         id=request_id,
         branch=branch,
@@ -114,7 +107,7 @@ def down(request_id: int | None, project: str | None, dry_run: bool) -> None:
     """Delete the request's preview environment (none there: exit 0, unchanged)."""
     from promoter.workflows.preview import preview_down
 
-    session = _session()
+    session = open_cli_session()
     _report(session, preview_down(session, request_id, project=project, dry_run=dry_run))
 
 
@@ -123,7 +116,7 @@ def list_() -> None:
     """The preview environments: id, branch, tag, age, expiry."""
     from promoter.workflows.preview import format_age, preview_list
 
-    listing = preview_list(_session())
+    listing = preview_list(open_cli_session())
 
     def text() -> str:
         rows = [("ID", "PROJECT", "BRANCH", "TAG", "AGE", "EXPIRES", "FILE")]
@@ -187,7 +180,7 @@ def gc(max_delete: int | None, dry_run: bool) -> None:
     from promoter.ci import standard_outputs, write_outputs
     from promoter.workflows.preview import preview_gc
 
-    session = _session()
+    session = open_cli_session()
     result = preview_gc(session, max_delete=max_delete, dry_run=dry_run)
     payload: dict[str, Any] = result.as_dict()
     emit(payload, lambda: _gc_text(result))

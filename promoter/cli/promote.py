@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from promoter.cli.context import emit, get_globals
+from promoter.cli.context import emit, open_cli_session
 
 
 @click.command("promote")
@@ -18,10 +18,8 @@ def promote(source: str, target: str, apps: tuple[str, ...], force: bool, dry_ru
     from promoter.cli.report import delivery_text, report_delivery
     from promoter.workflows.promote import PromoteOptions
     from promoter.workflows.promote import promote as run_promote
-    from promoter.workflows.session import open_session
 
-    globals_ = get_globals()
-    session = open_session(config_path=globals_.config_path, repo=globals_.repo)
+    session = open_cli_session()
     options = PromoteOptions(source=source, target=target, apps=apps, force=force, dry_run=dry_run)
     result = run_promote(session, options)
     lines = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from promoter.cli.context import emit, get_globals
+from promoter.cli.context import emit, open_cli_session
 
 
 @click.command("status")
@@ -19,11 +19,9 @@ from promoter.cli.context import emit, get_globals
 )
 def status(envs: tuple[str, ...], fmt: str) -> None:
     """Show a matrix of apps x environments with tags, differences and pending approval requests."""
-    from promoter.workflows.session import open_session
     from promoter.workflows.status import render_markdown, render_table
     from promoter.workflows.status import status as run_status
 
-    globals_ = get_globals()
-    session = open_session(config_path=globals_.config_path, repo=globals_.repo)
+    session = open_cli_session()
     result = run_status(session, envs)
     emit(result.as_dict(), lambda: render_markdown(result) if fmt == "markdown" else render_table(result))
