@@ -44,7 +44,8 @@ def _error_texts(error: PromoterError) -> str:
 @pytest.fixture(scope="module")
 def pushed(registry_server: RegistryServer) -> dict[str, str]:
     return {
-        tag: push_image(registry_server.base_url, "registrytest/api", tag) for tag in ("1.0.0", "1.1.0", "2024-06-27")
+        tag: push_image(registry_server.base_url, "registrytest/api", tag)
+        for tag in ("1.0.0", "1.1.0", "2024-06-27")
     }
 
 
