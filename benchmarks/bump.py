@@ -154,8 +154,9 @@ def minimal(url: str, tag: str, env: dict[str, str]) -> None:
         run("git", "push", "--quiet", "origin", "HEAD:main", cwd=work, env=env)
 
 
-def promoter(url: str, tag: str, env: dict[str, str], config: Path, app: int = 0) -> dict:
-    out = run(
+def bump_command(url: str, config: Path, app: int, tag: str) -> list[str]:
+    """``promoter bump`` as a CI job runs it, with JSON output."""
+    return [
         sys.executable,
         "-m",
         "promoter",
@@ -172,9 +173,11 @@ def promoter(url: str, tag: str, env: dict[str, str], config: Path, app: int = 0
         "--tag",
         tag,
         "--no-verify-image",
-        env=env,
-    )
-    return json.loads(out)
+    ]
+
+
+def promoter(url: str, tag: str, env: dict[str, str], config: Path, app: int = 0) -> dict:
+    return json.loads(run(*bump_command(url, config, app, tag), env=env))
 
 
 def timed(function, *args) -> float:  # type: ignore[no-untyped-def]
@@ -205,24 +208,7 @@ def concurrent(url: str, env: dict[str, str], config: Path) -> None:
     procs = []
     tag = f"c{time.time_ns()}"
     for app in range(APPS):
-        args = [
-            sys.executable,
-            "-m",
-            "promoter",
-            "--config",
-            str(config),
-            "--repo",
-            url,
-            "--output",
-            "json",
-            "bump",
-            "prod",
-            "--app",
-            f"app{app}",
-            "--tag",
-            tag,
-            "--no-verify-image",
-        ]
+        args = bump_command(url, config, app, tag)
         procs.append(
             (time.perf_counter(), subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True))
         )

@@ -23,7 +23,7 @@ from promoter.errors import (
 from promoter.imageref import ImageRef, is_valid_tag
 from promoter.versions import is_semver_downgrade
 from promoter.workflows.delivery import Delivery, deliver
-from promoter.workflows.deployed import plan_file as _plan_file
+from promoter.workflows.deployed import app_paths, plan_file
 from promoter.workflows.messages import AppChange, commit_message
 from promoter.workflows.session import Session
 from promoter.yamledit import Change, ScalarEdit, YamlDocument, apply_edits, write_atomic
@@ -122,11 +122,6 @@ class _Plan:
         self.repo = repo
         self.apps: list[AppBump] = []
 
-    def sparse_paths(self) -> list[str]:
-        return sorted(
-            {self.env.file_path(t.file) for app, _ in self.targets for t in app.files_for(self.env.name)}
-        )
-
     def __call__(self, worktree: Path) -> ChangeSet:
         documents: dict[str, YamlDocument] = {}
         edits: dict[str, list[ScalarEdit]] = {}
@@ -144,7 +139,7 @@ class _Plan:
                 if path not in documents:
                     documents[path] = YamlDocument.read(worktree / path, f"{self.env.branch}:{path}")
                 document = documents[path]
-                planned, old = _plan_file(document, target.key, target.doc, app, ref)
+                planned, old = plan_file(document, target.key, target.doc, app, ref)
                 edits.setdefault(path, []).extend(planned)
                 for edit in planned:
                     owners[(document.name, *document.line_col(edit.target.start))] = bump
@@ -214,16 +209,12 @@ def bump(session: Session, options: BumpOptions) -> BumpResult:
         targets = verify_in_registry(targets, pin=options.pin_digest)
     elif options.pin_digest:
         raise UsageError("--pin-digest needs the registry: drop --no-verify-image")
-    plan_holder: dict[str, _Plan] = {}
-
-    def message(_changes: ChangeSet) -> str:
-        plan = plan_holder["plan"]
-        return commit_message(config, env, plan.apps, session.ci)
-
-    sparse = sorted({env.file_path(t.file) for app, _ in targets for t in app.files_for(env.name)})
-    with session.env_repo(sparse) as repo:
+    with session.env_repo(app_paths(env, [app for app, _ in targets])) as repo:
         plan = _Plan(session, env, targets, options, repo)
-        plan_holder["plan"] = plan
+
+        def message(_changes: ChangeSet) -> str:
+            return commit_message(config, env, plan.apps, session.ci)
+
         review_branch = (
             f"promoter/{env.name}/{targets[0][0].name}" if len(targets) == 1 else f"promoter/{env.name}/bump"
         )
