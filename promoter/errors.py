@@ -8,6 +8,8 @@
 | 3 | bad input: unparsable YAML, key not found, invalid image reference, template error, unsafe target |
 | 4 | refused by a safety guard: downgrade, approval required, image missing, GC or prune guard |
 | 5 | gave up after concurrent-update retries |
+| 6 | the deployment failed (degraded, sync or apply failed), seen while waiting |
+| 7 | timed out waiting for the deployment |
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_REFUSED = 4
 EXIT_CONCURRENCY = 5
+EXIT_DEPLOY_FAILED = 6
+EXIT_DEPLOY_TIMEOUT = 7
 
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "done, including 'unchanged'",
@@ -28,6 +32,8 @@ EXIT_CODES: dict[int, str] = {
     EXIT_REFUSED: "refused by a safety guard: downgrade, approval required, image missing in registry, "
     "GC or prune guard",
     EXIT_CONCURRENCY: "gave up after concurrent-update retries",
+    EXIT_DEPLOY_FAILED: "the deployment failed (degraded, sync or apply failed), seen while waiting",
+    EXIT_DEPLOY_TIMEOUT: "timed out waiting for the deployment",
 }
 
 
@@ -153,3 +159,13 @@ class GuardRefusedError(RefusedError):
 # exit 5 ------------------------------------------------------------------------------------------
 class ConcurrencyError(PromoterError):
     exit_code = EXIT_CONCURRENCY
+
+
+# exit 6 ------------------------------------------------------------------------------------------
+class DeploymentFailedError(PromoterError):
+    exit_code = EXIT_DEPLOY_FAILED
+
+
+# exit 7 ------------------------------------------------------------------------------------------
+class DeploymentTimeoutError(PromoterError):
+    exit_code = EXIT_DEPLOY_TIMEOUT

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from promoter import masking
+from promoter import masking, progress
 from promoter.errors import PromoterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,6 +34,7 @@ class Globals:
 
     def configure_logging(self) -> None:
         masking.register_environment_secrets()
+        progress.configure(enabled=self.verbosity >= 0)
         level = (
             logging.WARNING if self.verbosity < 0 else logging.DEBUG if self.verbosity > 1 else logging.INFO
         )

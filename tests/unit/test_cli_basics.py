@@ -28,12 +28,14 @@ def test_version(run_cli) -> None:
 
 
 def test_exit_code_table_is_complete() -> None:
-    assert sorted(errors.EXIT_CODES) == [0, 1, 2, 3, 4, 5]
+    assert sorted(errors.EXIT_CODES) == [0, 1, 2, 3, 4, 5, 6, 7]
     assert errors.YamlSyntaxError("x").exit_code == 3
     assert errors.DowngradeRefusedError("x").exit_code == 4
     assert errors.ConcurrencyError("x").exit_code == 5
     assert errors.ConfigError("x").exit_code == 2
     assert errors.GitError("x").exit_code == 1
+    assert errors.DeploymentFailedError("x").exit_code == 6
+    assert errors.DeploymentTimeoutError("x").exit_code == 7
 
 
 def test_unknown_command_is_usage_error(run_cli) -> None:
