@@ -138,7 +138,7 @@ def _check_extra_key(key: str) -> None:
 
 @dataclass(frozen=True)
 class PreviewContext:
-    """The variables a preview template sees (see templates/README.md for each one)."""
+    """The variables a preview template sees (see docs/previews.md for each one)."""
 
     id: int
     slug: str
@@ -400,7 +400,7 @@ def check_rendered(text: str, ctx: PreviewContext | None = None, *, origin: str 
         raise TemplateError(
             f"rendered preview lacks annotations on its first document: {', '.join(missing)}",
             where=origin,
-            hint="see templates/README.md for the required promoter.dev/ annotations",
+            hint="see docs/previews.md for the required promoter.dev/ annotations",
         )
     if ctx is not None:
         for key, expected in ctx.expected_annotations().items():

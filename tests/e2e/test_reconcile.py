@@ -485,7 +485,7 @@ def test_deploy_manifests_render_and_run_the_reconciler(fake_kube: FakeKube) -> 
     from promoter.reconcile.kubectl import Kubectl
     from promoter.reconcile.render import render_tree
 
-    templates = Path(__file__).parents[2] / "templates" / "reconciler"
+    templates = Path(__file__).parents[2] / "deploy" / "reconciler"
     rendered = render_tree(templates, Kubectl())
     assert rendered.ok, rendered.errors
     kinds = sorted(m.ref.kind for m in rendered.manifests)
