@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from promoter.cli.context import emit
-from promoter.workflows.delivery import Delivery
+from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.session import Session
 
 

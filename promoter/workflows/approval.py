@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from promoter.config import Config, Environment
 from promoter.envrepo import ChangeSet, EnvRepo
-from promoter.workflows.delivery import Delivery, Edit, Message
+from promoter.workflows.delivery_result import Delivery, Edit, Message
 from promoter.workflows.request_body import BodyInput, render_body
 from promoter.workflows.session import Session
 

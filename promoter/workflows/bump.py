@@ -22,7 +22,8 @@ from promoter.errors import (
 )
 from promoter.imageref import ImageRef, is_valid_tag
 from promoter.versions import is_semver_downgrade
-from promoter.workflows.delivery import Delivery, deliver
+from promoter.workflows.delivery import deliver
+from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.deployed import app_paths, plan_file
 from promoter.workflows.messages import AppChange, commit_message
 from promoter.workflows.session import Session

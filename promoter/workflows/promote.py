@@ -22,7 +22,8 @@ from promoter.envrepo import ChangeSet, with_trailers
 from promoter.errors import ConfigError, GuardRefusedError, InputError
 from promoter.imageref import ImageRef
 from promoter.workflows.approval import forge_for, pending_requests, promote_branch
-from promoter.workflows.delivery import Delivery, deliver
+from promoter.workflows.delivery import deliver
+from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.deployed import AppVersion, Version, app_paths, plan_file, read_versions
 from promoter.workflows.messages import AppChange
 from promoter.workflows.session import Session

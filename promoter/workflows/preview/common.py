@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from promoter.workflows.delivery import Delivery
+from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.preview.files import (
     TRAILER_PREVIEW,
 )

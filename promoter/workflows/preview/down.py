@@ -9,7 +9,7 @@ from promoter.envrepo import ChangeSet, with_trailers
 from promoter.errors import (
     UsageError,
 )
-from promoter.workflows.delivery import Delivery
+from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.session import Session
 
 if TYPE_CHECKING:  # pragma: no cover

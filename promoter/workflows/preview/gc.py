@@ -14,7 +14,7 @@ from promoter.errors import (
     GuardRefusedError,
     UsageError,
 )
-from promoter.workflows.delivery import Delivery
+from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.session import Session
 
 if TYPE_CHECKING:  # pragma: no cover

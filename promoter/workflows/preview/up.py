@@ -27,7 +27,7 @@ from promoter.templating import (
     render_template,
     slugify,
 )
-from promoter.workflows.delivery import Delivery
+from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.preview.common import (
     PreviewOutcome,
     one_line,

@@ -1,0 +1,53 @@
+"""The environment repository: cheap reads and optimistic-concurrency transactions.
+
+``EnvRepo.transaction(branch, edit, message)`` fetches the newest remote head (shallow, blob-less, sparse when
+the needed paths are known), runs ``edit(worktree) -> ChangeSet``, commits and pushes; a push that lost a race
+runs ``edit`` again on the new head. The parts, each one idea:
+
+============== ===========================================================================================
+``repo``        :class:`EnvRepo`, the facade workflows use: reads (head, files, trailers) and transactions
+``transaction`` fetch newest head -> edit -> stage -> commit -> push -> retry; :class:`ChangeSet`, results
+``commit``      the commit seam: :class:`Committer` turns a :class:`StagedChange` + message into a commit
+``transport``   everything that talks to the remote: ``ls-remote``, fetch, push
+``workclone``   the local partial/sparse clone: creating it, running git, refs, blobs, checkout, staging
+``failures``    reading git's stderr: lost races, access problems, error messages
+``retry``       backoff between attempts
+``names``       safe branch names, repository paths, pathspecs
+``trailers``    ``Promoter-*`` commit trailers
+============== ===========================================================================================
+"""
+
+from __future__ import annotations
+
+from promoter.envrepo.commit import DEFAULT_AUTHOR, Committer, GitCommitter, StagedChange, parse_author
+from promoter.envrepo.names import APPROVAL_PREFIX, validate_branch_name
+from promoter.envrepo.repo import EnvRepo
+from promoter.envrepo.retry import BACKOFF_BASE, BACKOFF_CAP, DEFAULT_ATTEMPTS
+from promoter.envrepo.trailers import format_trailers, parse_trailers, with_trailers
+from promoter.envrepo.transaction import ChangeSet, Edit, MessageSource, Transaction, TransactionResult
+from promoter.envrepo.transport import Transport
+from promoter.envrepo.workclone import WorkClone
+
+__all__ = [
+    "APPROVAL_PREFIX",
+    "BACKOFF_BASE",
+    "BACKOFF_CAP",
+    "DEFAULT_ATTEMPTS",
+    "DEFAULT_AUTHOR",
+    "ChangeSet",
+    "Committer",
+    "Edit",
+    "EnvRepo",
+    "GitCommitter",
+    "MessageSource",
+    "StagedChange",
+    "Transaction",
+    "TransactionResult",
+    "Transport",
+    "WorkClone",
+    "format_trailers",
+    "parse_author",
+    "parse_trailers",
+    "validate_branch_name",
+    "with_trailers",
+]

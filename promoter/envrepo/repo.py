@@ -1,0 +1,212 @@
+"""``EnvRepo``: the environment repository as workflows see it (cheap reads and transactions).
+
+A facade over the parts of :mod:`promoter.envrepo`: one :class:`WorkClone` (temporary unless ``workdir``
+is given) serves every call on one ``EnvRepo``; :class:`Transport` talks to the remote; :class:`Transaction`
+runs edits with optimistic concurrency; the :class:`Committer` makes each commit. Close it with
+``close()`` or use the object as a context manager. Calls are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from promoter import gitauth
+from promoter.envrepo.commit import Committer, GitCommitter
+from promoter.envrepo.names import APPROVAL_PREFIX, repo_path, require_approval_branch, validate_branch_name
+from promoter.envrepo.retry import DEFAULT_ATTEMPTS
+from promoter.envrepo.trailers import parse_trailers
+from promoter.envrepo.transaction import Edit, MessageSource, Transaction, TransactionResult
+from promoter.envrepo.transport import Transport
+from promoter.envrepo.workclone import WorkClone
+from promoter.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from git import Git
+
+
+class EnvRepo:
+    """A remote environment repository (HTTP(S), SSH, ``file://`` URL or local path)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        workdir: Path | None = None,
+        author: str | None = None,
+        sparse: Sequence[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        committer: Callable[[WorkClone], Committer] | None = None,
+    ) -> None:
+        self.remote = gitauth.parse_remote(str(url))
+        self.credentials = gitauth.find_credentials(self.remote, environ)
+        env: dict[str, str] = dict(environ) if environ is not None else {}
+        env.update(gitauth.git_environment(self.remote, self.credentials, environ))
+        self.sparse = [repo_path(path) for path in sparse] if sparse is not None else None
+        self.clone = WorkClone(
+            self.remote,
+            self.credentials,
+            env,
+            workdir=Path(workdir) if workdir is not None else None,
+            sparse=self.sparse,
+        )
+        self.transport = Transport(self.clone)
+        self.committer: Committer = (
+            committer(self.clone) if committer is not None else GitCommitter(self.clone, author)
+        )
+        self._transactions = Transaction(self.clone, self.transport, self.committer)
+        self._lock = threading.RLock()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The remote as shown to users (no credentials)."""
+        return self.remote.url
+
+    @property
+    def worktree(self) -> Path:
+        return self.clone.root
+
+    @property
+    def _cmd(self) -> Git | None:
+        """GitPython's runner of the work clone; None until git first runs."""
+        return self.clone.cmd
+
+    def __enter__(self) -> EnvRepo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self.clone.close()
+
+    # -- reading the remote ---------------------------------------------------------------------------
+    def head(self, branch: str) -> str | None:
+        """The sha of ``branch`` on the remote, or None when it does not exist."""
+        validate_branch_name(branch)
+        with self._lock:
+            return self.transport.head(branch)
+
+    def branch_exists(self, branch: str) -> bool:
+        return self.head(branch) is not None
+
+    def default_branch(self) -> str:
+        with self._lock:
+            return self.transport.default_branch()
+
+    def read_files(self, branch: str, paths: Sequence[str]) -> dict[str, str | None]:
+        """Text of ``paths`` at the remote head of ``branch`` (None = absent); fetches only those blobs."""
+        validate_branch_name(branch)
+        wanted = {path: repo_path(path) for path in paths}
+        result: dict[str, str | None] = dict.fromkeys(paths)
+        if not wanted:
+            return result
+        with self._lock:
+            sha = self.transport.fetch_existing(branch)
+            blobs = self.clone.tree_blobs(sha, sorted(set(wanted.values())))
+            oids = sorted(set(blobs.values()))
+            self.transport.fetch_blobs(oids)
+            contents = self.clone.blobs(oids)
+        for original, rel in wanted.items():
+            oid = blobs.get(rel)
+            if oid is None:
+                continue
+            try:
+                result[original] = contents[oid].decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"{rel} is not UTF-8 text", where=f"{branch}:{rel}") from None
+        return result
+
+    def list_files(self, branch: str, directory: str) -> list[str]:
+        """Repo-relative paths of every file under ``directory`` (recursive, sorted) at the remote head."""
+        validate_branch_name(branch)
+        rel = repo_path(directory).rstrip("/")
+        with self._lock:
+            sha = self.transport.fetch_existing(branch)
+            return self.clone.tree_files(sha, rel)
+
+    def find_trailers(
+        self,
+        branch: str,
+        match: Mapping[str, str],
+        *,
+        max_commits: int = 2000,
+        accept: Callable[[Mapping[str, str]], bool] | None = None,
+    ) -> dict[str, str] | None:
+        """Trailers of the newest commit on ``branch`` whose trailers include every ``match`` pair.
+
+        Keys compare case-insensitively, values exactly; ``accept`` may refine the choice further (e.g. one
+        name in a comma-separated list). History is deepened progressively (blob-less), so a recent match
+        costs one shallow fetch.
+        """
+        validate_branch_name(branch)
+        wanted = {key.lower(): str(value) for key, value in match.items()}
+        with self._lock:
+            self.transport.fetch_existing(branch)
+            seen = 0
+            depth = 1
+            while True:
+                out = self.clone.git(
+                    "log",
+                    f"--max-count={max_commits}",
+                    "--format=%x1e%H%x1f%(trailers:only=true,unfold=true)",
+                    f"refs/remotes/origin/{branch}",
+                )
+                records = [record for record in out.split("\x1e") if record.strip()]
+                for record in records:
+                    trailers = parse_trailers(record.partition("\x1f")[2])
+                    lowered = {key.lower(): value for key, value in trailers.items()}
+                    if all(lowered.get(key) == value for key, value in wanted.items()) and (
+                        accept is None or accept(trailers)
+                    ):
+                        return trailers
+                if len(records) >= max_commits or len(records) <= seen:
+                    return None
+                seen = len(records)
+                depth = min(max_commits, max(depth * 4, 50))
+                self.transport.deepen(branch, depth)
+
+    # -- changing the remote --------------------------------------------------------------------------
+    def transaction(
+        self,
+        branch: str,
+        edit: Edit,
+        message: MessageSource,
+        *,
+        base: str | None = None,
+        force_with_lease: bool = False,
+        create: bool = False,
+        dry_run: bool = False,
+        max_attempts: int = DEFAULT_ATTEMPTS,
+    ) -> TransactionResult:
+        """Run ``edit`` on the newest head of ``branch``, commit, push; re-run it when the push loses a race.
+
+        Without ``force_with_lease`` the edit starts from ``branch``'s head (from ``base``'s, else the default
+        branch's, when ``branch`` does not exist and ``create`` is set). With ``force_with_lease`` (approval
+        branches ``promoter/*`` only) it always starts from ``base``'s head (``branch``'s if no base) and
+        replaces the branch, provided it still points where we last saw it; when the branch already holds
+        exactly this change on this base the result is "unchanged" with ``commit`` = its head and the diff.
+        A dry run returns the diff ("dry-run", or "unchanged" when the edit changes nothing), pushes nothing.
+        """
+        with self._lock:
+            return self._transactions.run(
+                branch,
+                edit,
+                message,
+                base=base,
+                force_with_lease=force_with_lease,
+                create=create,
+                dry_run=dry_run,
+                max_attempts=max_attempts,
+            )
+
+    def delete_branch(self, branch: str) -> None:
+        """Delete an approval branch (``promoter/*`` only); absent is fine."""
+        validate_branch_name(branch)
+        require_approval_branch(branch, "delete", f"not a {APPROVAL_PREFIX}* branch")
+        with self._lock:
+            self.transport.delete_branch(branch)

@@ -1,0 +1,183 @@
+"""Optimistic concurrency on one branch: fetch the newest head, edit, commit, push; on a lost race, again.
+
+A push rejected because the branch moved meanwhile is answered by fetching the new head, checking it out
+and running ``edit`` again: never a rebase, never a force push on an environment branch. Only
+``promoter/*`` approval branches may be replaced, and only with a lease on the head we saw.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promoter import masking
+from promoter.envrepo.commit import Committer, StagedChange
+from promoter.envrepo.names import APPROVAL_PREFIX, require_approval_branch, validate_branch_name
+from promoter.envrepo.retry import DEFAULT_ATTEMPTS, backoff
+from promoter.envrepo.transport import Transport
+from promoter.envrepo.workclone import WorkClone
+from promoter.errors import ConcurrencyError, GitError
+
+LOG = logging.getLogger("promoter.envrepo")
+
+
+@dataclass
+class ChangeSet:
+    """What an edit did. ``paths`` are repo-relative files written or deleted; empty means no commit."""
+
+    changes: list[Any] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.paths)
+
+
+@dataclass
+class TransactionResult:
+    status: str  # "changed" | "unchanged" | "dry-run"
+    branch: str
+    commit: str | None
+    base_commit: str | None
+    attempts: int
+    diff: str
+    message: str
+    changes: list[Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["changes"] = [str(change) for change in self.changes]
+        return data
+
+
+Edit = Callable[[Path], ChangeSet]
+MessageSource = str | Callable[[ChangeSet], str]
+
+
+@dataclass(frozen=True)
+class _Request:
+    branch: str
+    edit: Edit
+    message: MessageSource
+    base: str | None
+    force_with_lease: bool
+    create: bool
+    dry_run: bool
+
+
+class Transaction:
+    """Runs edits as transactions on the remote through one work clone."""
+
+    def __init__(self, clone: WorkClone, transport: Transport, committer: Committer) -> None:
+        self.clone = clone
+        self.transport = transport
+        self.committer = committer
+
+    def run(
+        self,
+        branch: str,
+        edit: Edit,
+        message: MessageSource,
+        *,
+        base: str | None = None,
+        force_with_lease: bool = False,
+        create: bool = False,
+        dry_run: bool = False,
+        max_attempts: int = DEFAULT_ATTEMPTS,
+    ) -> TransactionResult:
+        """See :meth:`promoter.envrepo.EnvRepo.transaction`."""
+        validate_branch_name(branch)
+        if base is not None:
+            validate_branch_name(base)
+        if force_with_lease:
+            require_approval_branch(
+                branch, "force-push", f"only {APPROVAL_PREFIX}* approval branches may be rewritten"
+            )
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        request = _Request(branch, edit, message, base, force_with_lease, create, dry_run)
+        for attempt in range(1, max_attempts + 1):
+            began = time.monotonic()
+            outcome = self._attempt(request)
+            if outcome is not None:
+                outcome.attempts = attempt
+                LOG.debug("%s on %s after %d attempt(s)", outcome.status, branch, attempt)
+                return outcome
+            if attempt < max_attempts:
+                delay = backoff(attempt, time.monotonic() - began)
+                LOG.info(
+                    "%s moved while we pushed (attempt %d of %d); retrying on its new head in %.2f s",
+                    branch,
+                    attempt,
+                    max_attempts,
+                    delay,
+                )
+                time.sleep(delay)
+        raise ConcurrencyError(
+            f"gave up pushing to {branch} after {max_attempts} attempts: it kept moving",
+            where=masking.mask(self.clone.remote.url),
+            hint="other pipelines are updating the same branch; run the job again",
+        )
+
+    def _attempt(self, request: _Request) -> TransactionResult | None:
+        """One fetch -> edit -> commit -> push; None when the push lost a race."""
+        branch, lease = request.branch, request.force_with_lease
+        target = self.transport.fetch(branch)
+        start = self._start_point(branch, target, request.base, lease, request.create)
+        self.clone.checkout(start)
+        changes = request.edit(self.clone.root)
+        if not isinstance(changes, ChangeSet):
+            raise TypeError("edit must return a ChangeSet")
+        diff = self.clone.stage(changes.paths) if changes else ""
+        text = request.message(changes) if callable(request.message) else request.message
+
+        def result(status: str, commit: str | None, shown: str) -> TransactionResult:
+            return TransactionResult(status, branch, commit, start, 0, shown, text, changes.changes)
+
+        if not diff:
+            return result("unchanged", None, "")
+        if request.dry_run:
+            return result("dry-run", None, diff)
+        commit = self.committer.commit(StagedChange(self.clone.root, start, tuple(changes.paths), diff), text)
+        if lease and target is not None and self._same_change(target, commit, start):
+            # the approval branch already holds this very change on this very base: no churn
+            return result("unchanged", target, diff)
+        if not self.transport.push(branch, commit, lease=target if lease else None, use_lease=lease):
+            return None
+        return result("changed", commit, diff)
+
+    def _start_point(
+        self, branch: str, target: str | None, base: str | None, lease: bool, create: bool
+    ) -> str:
+        if lease and base is not None:
+            return self._fetch_base(base)
+        if target is not None:
+            return target
+        if not create:
+            raise GitError(
+                f"branch {branch} does not exist in the environment repository",
+                where=self.transport.where,
+                hint="check the branch name, or create the branch first",
+            )
+        return self._fetch_base(base or self.transport.default_branch())
+
+    def _fetch_base(self, base: str) -> str:
+        sha = self.transport.fetch(base)
+        if sha is None:
+            raise GitError(
+                f"base branch {base} does not exist in the environment repository",
+                where=self.transport.where,
+            )
+        return sha
+
+    def _same_change(self, current: str, commit: str, start: str) -> bool:
+        """True when the approval branch already holds this exact change on this exact base."""
+        raw = self.clone.git("cat-file", "commit", current)
+        parents = [line[7:].strip() for line in raw.splitlines() if line.startswith("parent ")]
+        if parents != [start]:
+            return False
+        trees = self.clone.git("rev-parse", f"{current}^{{tree}}", f"{commit}^{{tree}}").split()
+        return len(trees) == 2 and trees[0] == trees[1]
