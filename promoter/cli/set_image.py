@@ -11,18 +11,21 @@ from promoter.cli.context import emit
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--image", "image", required=True, metavar="REPO[:TAG][@DIGEST]", help="The new reference.")
 @click.option("--dry-run", is_flag=True, help="Print the unified diff; write nothing.")
-def set_image(files: tuple[str, ...], image: str, dry_run: bool) -> None:
+@click.option(
+    "--follow-symlinks", is_flag=True, help="Edit the file a symbolic link points to (refused by default)."
+)
+def set_image(files: tuple[str, ...], image: str, dry_run: bool, follow_symlinks: bool) -> None:
     """Point every reference to REPO in FILES at the new tag and/or digest.
 
     Finds Helm image blocks, `image: repo:tag` strings, Kustomize `images:`, Argo CD Application helm
     parameters / valuesObject / kustomize images and Flux `$imagepolicy` markers. Matches by repository,
     never by the old tag. Only the value bytes change; nothing is written unless every file verifies.
     """
-    from pathlib import Path
-
+    from promoter.safepath import local_file
     from promoter.yamledit.finders import set_image as run
 
-    result = run([Path(f) for f in files], image, write=not dry_run, names=list(files))
+    paths = [local_file(f, follow_symlinks=follow_symlinks) for f in files]
+    result = run(paths, image, write=not dry_run, names=list(files))
 
     def text() -> str:
         lines = [

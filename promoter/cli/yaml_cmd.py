@@ -51,11 +51,18 @@ def get(file: str, key: str, doc: int | None) -> None:
 )
 @_doc_option
 @click.option("--dry-run", is_flag=True, help="Print the unified diff; change nothing.")
-def set_(file: str, key: str, value: str, value_type: str, doc: int | None, dry_run: bool) -> None:
+@click.option(
+    "--follow-symlinks", is_flag=True, help="Edit the file a symbolic link points to (refused by default)."
+)
+def set_(
+    file: str, key: str, value: str, value_type: str, doc: int | None, dry_run: bool, follow_symlinks: bool
+) -> None:
     """Set the scalar at KEY to VALUE, keeping its quote style, comments and every other byte."""
+    from promoter.safepath import local_file
     from promoter.yamledit import set_value
 
-    result = set_value(file, key, value, value_type=value_type, doc=doc, write=not dry_run)  # type: ignore[arg-type]
+    path = local_file(file, follow_symlinks=follow_symlinks)
+    result = set_value(path, key, value, value_type=value_type, doc=doc, write=not dry_run, name=file)  # type: ignore[arg-type]
     changes = [change.as_dict() for change in result.changes]
     payload = {"result": "changed" if changes else "unchanged", "dry_run": dry_run, "changes": changes}
     if dry_run:

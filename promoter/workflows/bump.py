@@ -21,13 +21,14 @@ from promoter.errors import (
     UsageError,
 )
 from promoter.imageref import ImageRef, is_valid_tag
+from promoter.safepath import SafeTree
 from promoter.versions import is_semver_downgrade
 from promoter.workflows.delivery import deliver
 from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.deployed import app_paths, plan_file
 from promoter.workflows.messages import AppChange, commit_message
 from promoter.workflows.session import Session
-from promoter.yamledit import Change, ScalarEdit, YamlDocument, apply_edits, write_atomic
+from promoter.yamledit import Change, ScalarEdit, YamlDocument, apply_edits
 
 LOG = logging.getLogger("promoter.bump")
 
@@ -124,6 +125,7 @@ class _Plan:
         self.apps: list[AppBump] = []
 
     def __call__(self, worktree: Path) -> ChangeSet:
+        tree = SafeTree(worktree, label=self.env.branch)
         documents: dict[str, YamlDocument] = {}
         edits: dict[str, list[ScalarEdit]] = {}
         owners: dict[tuple[str, int, int], AppBump] = {}
@@ -138,7 +140,8 @@ class _Plan:
             for target in files:
                 path = self.env.file_path(target.file)
                 if path not in documents:
-                    documents[path] = YamlDocument.read(worktree / path, f"{self.env.branch}:{path}")
+                    name = f"{self.env.branch}:{path}"
+                    documents[path] = YamlDocument.parse(tree.read_text(path, name), name)
                 document = documents[path]
                 planned, old = plan_file(document, target.key, target.doc, app, ref)
                 edits.setdefault(path, []).extend(planned)
@@ -152,7 +155,7 @@ class _Plan:
         results = {path: apply_edits(documents[path], planned) for path, planned in edits.items()}
         for path, result in results.items():  # every file verified before the first one is written
             if result.changed:
-                write_atomic(worktree / path, result.new_text)
+                tree.write_text(path, result.new_text)
                 paths.append(path)
                 changes.extend(result.changes)
         for change in changes:

@@ -126,7 +126,12 @@ def _yaml_files(root: Path) -> list[Path]:
     found: list[Path] = []
     for directory, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
-        found.extend(Path(directory) / f for f in sorted(files) if f.endswith(_YAML_SUFFIXES))
+        # os.walk never enters linked directories; linked files are skipped too (never read through a link)
+        found.extend(
+            Path(directory) / f
+            for f in sorted(files)
+            if f.endswith(_YAML_SUFFIXES) and not os.path.islink(os.path.join(directory, f))
+        )
     return found
 
 

@@ -21,6 +21,8 @@ from promoter.config import App, Config, CopyRule, Environment
 from promoter.envrepo import ChangeSet, with_trailers
 from promoter.errors import ConfigError, GuardRefusedError, InputError
 from promoter.imageref import ImageRef
+from promoter.progress import progress
+from promoter.safepath import SafeTree
 from promoter.workflows.approval import forge_for, pending_requests, promote_branch
 from promoter.workflows.delivery import deliver
 from promoter.workflows.delivery_result import Delivery
@@ -152,20 +154,24 @@ class _Plan:
         return path, text
 
     def __call__(self, worktree: Path) -> ChangeSet:
+        """Plan every copy and edit in memory, verify it, then write: no file is written before every
+        path was checked (a link anywhere on the way is refused before the first write)."""
+        tree = SafeTree(worktree, label=self.target.branch)
         self.apps, self.copies = [], []
-        paths: list[str] = []
+        pending: dict[str, str] = {}  # path -> new text, written at the end
         changes: list[Change] = []
         for rule in self.copy_rules:  # whole files first: app edits below then apply on top of them
             if rule.key is not None:
                 continue
             _, text = self._source_text(rule)
             path = self.target.file_path(rule.file)
-            destination = worktree / path
-            current = destination.read_bytes().decode("utf-8", "replace") if destination.is_file() else None
+            current = pending.get(path)
+            if current is None:
+                raw = tree.read_bytes(path)
+                current = None if raw is None else raw.decode("utf-8", "replace")
             changed = current != text
             if changed:
-                _write(destination, text)
-                paths.append(path)
+                pending[path] = text
             self.copies.append(CopyResult(rule.file, None, changed))
 
         documents: dict[str, YamlDocument] = {}
@@ -174,22 +180,26 @@ class _Plan:
 
         def document(path: str) -> YamlDocument:
             if path not in documents:
-                documents[path] = YamlDocument.read(worktree / path, f"{self.target.branch}:{path}")
+                name = f"{self.target.branch}:{path}"
+                text = pending[path] if path in pending else tree.read_text(path, name)
+                documents[path] = YamlDocument.parse(text, name)
             return documents[path]
 
-        for app in self.apps_config:
-            version = self.versions[app.name]
-            ref = ImageRef.parse(app.image).with_version(version.tag, version.digest)
-            promotion = AppPromotion(app.name, str(ref), version.tag or "", version.digest)
-            for target in app.files_for(self.target.name):
-                path = self.target.file_path(target.file)
-                doc = document(path)
-                planned, old = plan_file(doc, target.key, target.doc, app, ref)
-                edits.setdefault(path, []).extend(planned)
-                for edit in planned:
-                    owners[(doc.name, *doc.line_col(edit.target.start))] = promotion
-                promotion.old_tags.extend(tag for tag in old if tag not in promotion.old_tags)
-            self.apps.append(promotion)
+        with progress("promote: planning", total=len(self.apps_config), unit="apps") as work:
+            for app in self.apps_config:
+                version = self.versions[app.name]
+                ref = ImageRef.parse(app.image).with_version(version.tag, version.digest)
+                promotion = AppPromotion(app.name, str(ref), version.tag or "", version.digest)
+                for target in app.files_for(self.target.name):
+                    path = self.target.file_path(target.file)
+                    doc = document(path)
+                    planned, old = plan_file(doc, target.key, target.doc, app, ref)
+                    edits.setdefault(path, []).extend(planned)
+                    for edit in planned:
+                        owners[(doc.name, *doc.line_col(edit.target.start))] = promotion
+                    promotion.old_tags.extend(tag for tag in old if tag not in promotion.old_tags)
+                self.apps.append(promotion)
+                work.advance(detail=app.name)
 
         key_rules: list[tuple[CopyRule, str]] = []
         for rule in self.copy_rules:
@@ -208,11 +218,15 @@ class _Plan:
         changed_keys: set[tuple[str, str]] = set()
         for path, result in results.items():  # every file verified before the first one is written
             if result.changed:
-                _write(worktree / path, result.new_text)
-                if path not in paths:
-                    paths.append(path)
+                pending[path] = result.new_text
                 changes.extend(result.changes)
                 changed_keys.update((path, change.key) for change in result.changes)
+        for path in pending:  # every path checked (no link on the way) before the first write
+            tree.check(path)
+        with progress("promote: writing", total=len(pending), unit="files") as writing:
+            for path, text in pending.items():
+                tree.write_text(path, text)
+                writing.advance()
         for change in changes:
             owner = owners.get((change.file, change.line, change.column))
             if owner is not None:
@@ -220,15 +234,7 @@ class _Plan:
         for rule, path in key_rules:
             key = documents[path].locate(rule.key or "").key
             self.copies.append(CopyResult(rule.file, rule.key, (path, key) in changed_keys))
-        return ChangeSet(changes=changes, paths=paths)
-
-
-def _write(path: Path, text: str) -> None:
-    """Write into the transaction's throw-away work clone: every edit was verified before the first write,
-    and a failure discards the clone, so the fsync and rename of an atomic write would buy nothing here."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
+        return ChangeSet(changes=changes, paths=list(pending))
 
 
 def promote_message(source: Environment, target: Environment, apps: Sequence[AppPromotion]) -> str:

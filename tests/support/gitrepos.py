@@ -16,9 +16,15 @@ def git(*args: str, cwd: Path | str, check: bool = True) -> str:
 
 
 def make_remote(
-    tmp_path: Path, files: dict[str, str], *, branches: tuple[str, ...] = ("main",), name: str = "env.git"
+    tmp_path: Path,
+    files: dict[str, str],
+    *,
+    branches: tuple[str, ...] = ("main",),
+    name: str = "env.git",
+    links: dict[str, str] | None = None,
 ) -> Path:
-    """A bare repo whose branches all start from one commit holding ``files``."""
+    """A bare repo whose branches all start from one commit holding ``files`` and symbolic ``links``
+    (path in the repo -> link target, committed as git stores links: mode 120000)."""
     bare = tmp_path / name
     seed = tmp_path / f"{name}-seed"
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
@@ -29,6 +35,10 @@ def make_remote(
         target = seed / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(text.encode())
+    for rel, pointee in (links or {}).items():
+        link = seed / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(pointee)
     git("add", "-A", cwd=seed)
     git("commit", "-q", "-m", "initial", cwd=seed)
     git("remote", "add", "origin", str(bare), cwd=seed)

@@ -9,6 +9,7 @@ from promoter.envrepo import ChangeSet, with_trailers
 from promoter.errors import (
     UsageError,
 )
+from promoter.safepath import SafeTree
 from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.session import Session
 
@@ -45,9 +46,12 @@ def preview_down(
 
         def edit(worktree: Path) -> ChangeSet:
             deleted.clear()
+            tree = SafeTree(worktree, label=settings.branch)
             found = [
                 env
-                for env in scan_worktree(worktree, directory, keep=mentions_id(request_id))
+                for env in scan_worktree(
+                    worktree, directory, keep=mentions_id(request_id), label=settings.branch
+                )
                 if env.matches(request_id, project)
             ]
             if project is None and len({env.project.casefold() for env in found}) > 1:
@@ -57,7 +61,9 @@ def preview_down(
                     hint="pass --project to choose one",
                 )
             for env in found:
-                (worktree / env.path).unlink()
+                tree.check(env.path)
+            for env in found:
+                tree.unlink(env.path)
                 deleted.append(env)
             return ChangeSet(changes=[env.path for env in found], paths=[env.path for env in found])
 

@@ -133,21 +133,38 @@ def mentions_id(request_id: int) -> Callable[[str], bool]:
 
 
 def scan_worktree(
-    worktree: Path, directory: str, *, keep: Callable[[str], bool] | None = None
+    worktree: Path,
+    directory: str,
+    *,
+    keep: Callable[[str], bool] | None = None,
+    label: str = "",
+    refuse_links: bool = True,
 ) -> list[PreviewEnv]:
-    """Every preview file directly under ``directory``; ``keep`` skips files whose text it rejects."""
-    folder = worktree / directory
-    if not folder.is_dir():
-        return []
+    """Every preview file directly under ``directory``; ``keep`` skips files whose text it rejects.
+
+    Nothing is followed: ``directory`` (or a directory above it) being a symbolic link is refused, and so
+    is a link among the files (exit 3), unless ``refuse_links`` is false: then the link is reported as an
+    unreadable entry, never read and never deleted (``gc`` keeps it and says why).
+    """
+    from promoter.safepath import SafeTree, link_error
+
+    tree = SafeTree(worktree, label=label)
+    directory = directory.strip("/")
     found = []
-    for entry in sorted(folder.iterdir()):
-        if not entry.is_file() or entry.is_symlink() or not entry.name.endswith(_SUFFIXES):
+    for entry in tree.list_dir(directory):
+        if not entry.name.endswith(_SUFFIXES) or entry.kind == "dir":
             continue
-        rel = f"{directory.strip('/')}/{entry.name}"
+        rel = f"{directory}/{entry.name}" if directory else entry.name
+        if entry.kind == "link" and refuse_links:
+            raise link_error(rel, tree.where(rel))
+        if entry.kind != "file":
+            what = "a symbolic link" if entry.kind == "link" else "not a regular file"
+            found.append(PreviewEnv(path=rel, id=None, error=f"{rel} is {what}"))
+            continue
         try:
-            text = entry.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            found.append(PreviewEnv(path=rel, id=None, error=f"unreadable: {exc}"))
+            text = tree.read_text(rel)
+        except PromoterError as exc:
+            found.append(PreviewEnv(path=rel, id=None, error=f"unreadable: {exc.message}"))
             continue
         if keep is not None and not keep(text):
             continue

@@ -14,6 +14,7 @@ from promoter.errors import (
     GuardRefusedError,
     UsageError,
 )
+from promoter.safepath import SafeTree
 from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.session import Session
 
@@ -121,7 +122,9 @@ class _Gc:
 
     def __call__(self, worktree: Path) -> ChangeSet:
         self.deleted, self.skipped, self.kept = [], [], 0
-        envs = scan_worktree(worktree, self.directory)
+        branch = self.session.config.previews.branch
+        tree = SafeTree(worktree, label=branch)
+        envs = scan_worktree(worktree, self.directory, label=branch, refuse_links=False)
         self._lookup(envs)
         forge_none = self.session.config.forge.type == "none"
         for env in envs:
@@ -150,7 +153,9 @@ class _Gc:
             )
         self.deleted.sort(key=lambda entry: (entry.id or 0, entry.path))
         for entry in self.deleted:
-            (worktree / entry.path).unlink()
+            tree.check(entry.path)
+        for entry in self.deleted:
+            tree.unlink(entry.path)
         paths = [entry.path for entry in self.deleted]
         return ChangeSet(changes=paths, paths=paths)
 

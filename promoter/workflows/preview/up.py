@@ -16,6 +16,7 @@ from promoter.errors import (
     UnsafeTargetError,
     UsageError,
 )
+from promoter.safepath import SafeTree
 from promoter.templating import (
     ANNOTATION_EXPIRES,
     BUNDLED_TEMPLATES,
@@ -174,6 +175,7 @@ class UpEdit:
         self.rerender = rerender
         self.directory = session.config.previews.dir.strip("/")
         self.ctx: PreviewContext | None = None
+        self.url: str | None = None
         self.path: str | None = None
         self.mode: str | None = None
 
@@ -199,71 +201,73 @@ class UpEdit:
         return ctx
 
     def __call__(self, worktree: Path) -> ChangeSet:
-        existing = self._find(worktree)
+        """Everything is rendered (file, URL, namespace, annotations) and every path checked before the
+        file is written, so a template error leaves nothing behind to push."""
+        tree = SafeTree(worktree, label=self.session.config.previews.branch)
+        self.url = None
+        existing = self._find(tree)
         if existing is not None:
             self.path = existing.path
             slug = existing.slug
+            self.ctx = self.context(slug, existing.created_at or None)
+            self.url = preview_url(self.v.values, self.ctx)
             if self.rerender:
                 self.mode = "rerendered"
-                self.ctx = self.context(slug, existing.created_at or None)
-                return self._write(worktree, render_preview(self.template, self.ctx))
+                return self._write(tree, render_preview(self.template, self.ctx))
             self.mode = "updated"
-            self.ctx = self.context(slug, existing.created_at or None)
-            return self._update(worktree, existing)
+            return self._update(tree, existing)
         slug = slugify(self.v.branch)
         path = preview_path(self.directory, slug)
-        if (worktree / path).exists():  # another request (another project) owns that name
+        if tree.exists(path):  # another request (another project) owns that name
             slug = slugify(f"{self.v.project}/{self.v.branch}#{self.v.id}")
             path = preview_path(self.directory, slug)
         self.path = path
         self.mode = "created"
         self.ctx = self.context(slug)
-        return self._write(worktree, render_preview(self.template, self.ctx))
+        text = render_preview(self.template, self.ctx)
+        self.url = preview_url(self.v.values, self.ctx)
+        return self._write(tree, text)
 
-    def _find(self, worktree: Path) -> PreviewEnv | None:
+    def _find(self, tree: SafeTree) -> PreviewEnv | None:
         """The request's file: the slug's file first (the usual case), else a scan of the annotations."""
+        branch = self.session.config.previews.branch
         expected = preview_path(self.directory, slugify(self.v.branch))
         candidates: list[PreviewEnv] = []
-        if (worktree / expected).is_file():
-            first = parse_preview(expected, (worktree / expected).read_text(encoding="utf-8"))
+        if tree.is_file(expected):
+            first = parse_preview(expected, tree.read_text(expected))
             if first.matches(self.v.id, self.v.project):
                 return first
         candidates = [
             env
-            for env in scan_worktree(worktree, self.directory, keep=mentions_id(self.v.id))
+            for env in scan_worktree(tree.root, self.directory, keep=mentions_id(self.v.id), label=branch)
             if env.matches(self.v.id, self.v.project)
         ]
         if len(candidates) > 1:
             paths = ", ".join(env.path for env in candidates)
             raise InputError(
                 f"several preview files belong to request {self.v.id}: {paths}",
-                where=self.session.config.previews.branch,
+                where=branch,
                 hint="delete all but one (promoter preview down, then up)",
             )
         return candidates[0] if candidates else None
 
-    def _write(self, worktree: Path, text: str) -> ChangeSet:
-        from promoter.yamledit import write_atomic
-
+    def _write(self, tree: SafeTree, text: str) -> ChangeSet:
         assert self.path is not None
-        target = worktree / self.path
-        if target.is_file() and target.read_text(encoding="utf-8") == text:
+        if tree.is_file(self.path) and tree.read_text(self.path) == text:
             return ChangeSet()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, text)
+        tree.write_text(self.path, text)
         return ChangeSet(changes=[f"{self.path}: {self.mode}"], paths=[self.path])
 
-    def _update(self, worktree: Path, existing: PreviewEnv) -> ChangeSet:
+    def _update(self, tree: SafeTree, existing: PreviewEnv) -> ChangeSet:
         """Byte-minimal: the image sites of our repository and the tag/image/commit annotations; the expiry
         moves on only with a real change, so repeating ``up`` is "unchanged"."""
         from ruamel.yaml.nodes import ScalarNode
 
-        from promoter.yamledit import ScalarEdit, YamlDocument, apply_edits, write_atomic
+        from promoter.yamledit import ScalarEdit, YamlDocument, apply_edits
 
         assert self.ctx is not None
-        document = YamlDocument.read(
-            worktree / existing.path, f"{self.session.config.previews.branch}:{existing.path}"
-        )
+        name = f"{self.session.config.previews.branch}:{existing.path}"
+        document = YamlDocument.parse(tree.read_text(existing.path, name), name)
         edits = self._image_edits(document)
         found_image = bool(edits)
         annotations = {ANNOTATION_TAG: self.v.tag, ANNOTATION_IMAGE: self.v.image}
@@ -287,7 +291,7 @@ class UpEdit:
         if not apply_edits(document, edits).changed:
             return ChangeSet()
         result = apply_edits(document, edits + expiry)
-        write_atomic(worktree / existing.path, result.new_text)
+        tree.write_text(existing.path, result.new_text)
         return ChangeSet(changes=result.changes, paths=[existing.path])
 
     def _image_edits(self, document: Any) -> list[Any]:
@@ -339,7 +343,7 @@ def preview_up(session: Session, options: UpOptions) -> PreviewOutcome:
         path=plan.path,
         slug=ctx.slug if ctx else None,
         namespace=ctx.namespace if ctx else None,
-        url=preview_url(values.values, ctx) if ctx else None,
+        url=plan.url,
         tag=values.tag,
         mode=plan.mode if outcome.status != "unchanged" else None,
     )
