@@ -7,6 +7,7 @@ revision expression or a path outside the repository is refused with :class:`Inp
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from promoter import masking
@@ -65,6 +66,15 @@ def repo_path(path: str) -> str:
         raise InputError(f"unsafe repository path {text!r}", hint="paths are relative to the repository root")
     rel = pure.as_posix()
     return "" if rel == "." else rel
+
+
+def with_ancestors(paths: Sequence[str]) -> list[str]:
+    """``paths`` and every directory above each of them (``a/b/c`` -> ``a``, ``a/b``, ``a/b/c``), sorted."""
+    out: set[str] = set()
+    for path in paths:
+        parts = [part for part in path.split("/") if part]
+        out.update("/".join(parts[: index + 1]) for index in range(len(parts)))
+    return sorted(out)
 
 
 def literal_pathspec(path: str) -> str:

@@ -107,7 +107,7 @@ class EnvRepo:
             return result
         with self._lock:
             sha = self.transport.fetch_existing(branch)
-            blobs = self.clone.tree_blobs(sha, sorted(set(wanted.values())))
+            blobs = self.clone.tree_blobs(sha, sorted(set(wanted.values())), label=branch)
             oids = sorted(set(blobs.values()))
             self.transport.fetch_blobs(oids)
             contents = self.clone.blobs(oids)

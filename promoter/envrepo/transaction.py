@@ -128,6 +128,8 @@ class Transaction:
         target = self.transport.fetch(branch)
         start = self._start_point(branch, target, request.base, lease, request.create)
         self.clone.checkout(start)
+        if self.clone.sparse:  # links above the checked-out paths are not in the working tree: ask git
+            self.clone.refuse_links(start, self.clone.sparse, label=branch)
         changes = request.edit(self.clone.root)
         if not isinstance(changes, ChangeSet):
             raise TypeError("edit must return a ChangeSet")

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from promoter import gitauth
 from promoter.envrepo.failures import git_error
-from promoter.envrepo.names import literal_pathspec, repo_path, sparse_pattern
+from promoter.envrepo.names import literal_pathspec, repo_path, sparse_pattern, with_ancestors
 from promoter.errors import GitError
+from promoter.safepath import link_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from git import Git
@@ -34,6 +35,7 @@ _REPOSITORY_VARIABLES = (
     "GIT_COMMON_DIR",
 )
 _SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+LINK_MODE = "120000"  # how git stores a symbolic link
 
 
 class WorkClone:
@@ -193,16 +195,40 @@ class WorkClone:
         except (ValueError, OSError) as exc:
             raise self.error("cat-file", str(exc)) from None
 
-    def tree_blobs(self, commit: str, paths: Sequence[str]) -> dict[str, str]:
-        """Repo path -> blob id for the ``paths`` that are files in ``commit`` (no blob is fetched)."""
-        out = self.git("ls-tree", "-z", "--full-tree", commit, "--", *map(literal_pathspec, paths))
+    def tree_blobs(self, commit: str, paths: Sequence[str], *, label: str = "") -> dict[str, str]:
+        """Repo path -> blob id for the ``paths`` that are files in ``commit`` (no blob is fetched).
+
+        A symbolic link (mode 120000) at one of ``paths`` or on the way to one is refused (exit 3), in the
+        same ``git ls-tree`` call; ``label`` (the branch) prefixes the error's ``where``.
+        """
+        wanted = set(paths)
         blobs: dict[str, str] = {}
+        for mode, kind, oid, name in self._tree_entries(commit, with_ancestors(paths)):
+            if mode == LINK_MODE:
+                raise link_error(name, f"{label}:{name}" if label else name)
+            if kind == "blob" and name in wanted:
+                blobs[name] = oid
+        return blobs
+
+    def refuse_links(self, commit: str, paths: Sequence[str], *, label: str = "") -> None:
+        """Refuse (exit 3) when one of ``paths``, or a directory on the way to one, is a link in ``commit``.
+
+        A sparse checkout leaves a linked directory above a checked-out path out of the working tree, where
+        the edit cannot see it; this asks the tree itself.
+        """
+        self.tree_blobs(commit, paths, label=label)
+
+    def _tree_entries(self, commit: str, paths: Sequence[str]) -> list[tuple[str, str, str, str]]:
+        if not paths:  # no pathspec would list the whole root
+            return []
+        out = self.git("ls-tree", "-z", "--full-tree", commit, "--", *map(literal_pathspec, paths))
+        entries = []
         for entry in out.split("\0"):
             meta, _, name = entry.partition("\t")
             parts = meta.split()
-            if len(parts) == 3 and parts[1] == "blob":
-                blobs[name] = parts[2]
-        return blobs
+            if len(parts) == 3:
+                entries.append((parts[0], parts[1], parts[2], name))
+        return entries
 
     def tree_files(self, commit: str, directory: str) -> list[str]:
         """Repo paths of every file under ``directory`` ("" = all) in ``commit``, recursive, sorted."""

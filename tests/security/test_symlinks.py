@@ -76,6 +76,8 @@ apps:
 #            the runner files the link exposes)
 ENV_LAYOUTS = {
     "file": ("envs/production", "envs/production/values.yaml", "victim.yaml", {"victim.yaml": VALUES}),
+    "directory": ("envs/production", "envs/production", "prod", {"prod/values.yaml": VALUES}),
+    "parent": ("deep/production", "deep", "deep", {"deep/production/values.yaml": VALUES}),
 }
 
 
@@ -146,6 +148,46 @@ def test_promote_copy_rule_refuses_a_linked_destination(run_cli, tmp_path: Path)
     assert_refused(result, scene, before, before_refs)
 
 
+def test_status_refuses_a_link(run_cli, env_link: Scene) -> None:
+    """Reads from git objects too: a link (mode 120000) on the way to a configured file is refused."""
+    result = run_cli(*env_link.args("--output", "json", "status"))
+    assert result.exit_code == 3, result.output
+    error = json.loads(result.stdout)["error"]
+    assert error["message"] == f"unsafe target: {env_link.link} is a symbolic link"
+    assert error["where"] == f"main:{env_link.link}"
+
+
+def test_promote_refuses_a_linked_source(run_cli, tmp_path: Path) -> None:
+    outside = tmp_path / "runner"
+    outside.mkdir()
+    (outside / "victim.yaml").write_text(VALUES)
+    remote = make_remote(
+        tmp_path,
+        {"envs/production/values.yaml": VALUES.replace("# runner secret: s3cr3t-do-not-push", "# prod")},
+        links={"envs/staging/values.yaml": str(outside / "victim.yaml")},
+    )
+    config = tmp_path / "promoter.yaml"
+    config.write_text(ENV_CONFIG.format(production="envs/production"))
+    scene = Scene(remote, outside, config, "envs/staging/values.yaml")
+    before, before_refs = snapshot(outside), refs(remote)
+    result = run_cli(*scene.args("promote", "staging", "production"))
+    assert_refused(result, scene, before, before_refs)
+
+
+def test_config_in_the_repo_that_is_a_link_is_refused(run_cli, tmp_path: Path) -> None:
+    outside = tmp_path / "runner"
+    outside.mkdir()
+    (outside / "promoter.yaml").write_text(ENV_CONFIG.format(production="envs/production"))
+    remote = make_remote(
+        tmp_path,
+        {"envs/staging/values.yaml": STAGING_VALUES},
+        links={"promoter.yaml": str(outside / "promoter.yaml")},
+    )
+    result = run_cli("--repo", str(remote), "status")
+    assert result.exit_code == 3, result.output
+    assert "unsafe target: promoter.yaml is a symbolic link" in result.stderr
+
+
 # --- preview up and down: the preview file, the previews directory, or a directory above it -------------
 PREVIEW_CONFIG = """\
 version: 1
@@ -167,6 +209,7 @@ def preview_text(request_id: int, branch: str) -> str:
 PREVIEW_LAYOUTS = {
     "file": ("apps", "apps/feature-x.yaml", "victim.yaml", {"victim.yaml": preview_text(7, "feature-x")}),
     "directory": ("apps", "apps", "apps", {"apps/feature-x.yaml": preview_text(7, "feature-x")}),
+    "parent": ("deep/apps", "deep", "deep", {"deep/apps/feature-x.yaml": preview_text(7, "feature-x")}),
 }
 
 
