@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from promoter.errors import ImageReferenceError
 
-__all__ = ["DOCKER_HUB", "ImageRef", "is_valid_digest", "is_valid_tag"]
+__all__ = ["DOCKER_HUB", "ImageRef", "is_valid_digest", "is_valid_tag", "split_pinned_tag"]
 
 DOCKER_HUB = "docker.io"
 _DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
@@ -39,6 +39,20 @@ def is_valid_tag(tag: str) -> bool:
 def is_valid_digest(digest: str) -> bool:
     """True when ``digest`` is ``algorithm:hex`` (``sha256`` needs 64 lowercase hex characters)."""
     return _digest_problem(digest) is None
+
+
+def split_pinned_tag(text: str | None) -> tuple[str, str] | None:
+    """``(tag, digest)`` of a tag field that pins its digest too, ``VERSION@sha256:...``; None otherwise.
+
+    Renovate and charts built on the bjw-s app-template write ``tag: 1.2.3@sha256:<digest>`` (the chart
+    joins ``repository:tag``), so such a field holds a version and a digest, not an invalid tag.
+    """
+    if not text or "@" not in text:
+        return None
+    tag, _, digest = text.partition("@")
+    if is_valid_tag(tag) and is_valid_digest(digest):
+        return tag, digest
+    return None
 
 
 def _digest_problem(digest: str) -> str | None:
@@ -100,13 +114,13 @@ def _parts_problem(registry: object, repository: object, tag: object, digest: ob
         first = repository.split("/", 1)[0]
         if _looks_like_registry(first):
             return f"{first!r} would be read as a registry host; pass it as the registry"
-    if tag is not None and not is_valid_tag(tag):
+    if tag is not None and not (isinstance(tag, str) and is_valid_tag(tag)):
         return (
             f"tag {tag!r} is not valid: up to 128 letters, digits, '_', '.' or '-', "
             "not starting with '.' or '-'"
         )
     if digest is not None:
-        problem = _digest_problem(digest)
+        problem = _digest_problem(digest) if isinstance(digest, str) else "a digest must be a string"
         if problem is not None:
             return f"digest {digest!r} is not valid: {problem}"
     return None

@@ -107,11 +107,11 @@ class Target:
 
     @property
     def start(self) -> int:
-        return self.node.start_mark.index
+        return int(self.node.start_mark.index)
 
     @property
     def end(self) -> int:
-        return self.node.end_mark.index
+        return int(self.node.end_mark.index)
 
     @property
     def where(self) -> str:
@@ -349,8 +349,8 @@ def _walk(node: Node, path: KeyPath, doc: int, seen: set[int]) -> Iterator[tuple
 def _is_alias(parent: Node, key_node: Node | None, child: Node) -> bool:
     """An alias composes to the anchored node, whose text lies before the place that refers to it."""
     if key_node is not None:
-        return child.start_mark.index < key_node.end_mark.index
-    return child.start_mark.index < parent.start_mark.index
+        return bool(child.start_mark.index < key_node.end_mark.index)
+    return bool(child.start_mark.index < parent.start_mark.index)
 
 
 def _key_text(node: Node) -> str:

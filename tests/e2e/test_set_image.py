@@ -91,6 +91,30 @@ REAL_WORLD_CASES: dict[str, tuple[str, dict[int, tuple[str, str]]]] = {
             10: ("newDigest: sha256:1234567890abcdef #", 'newDigest: "" #'),
         },
     ),
+    # app-template: the tag pins its digest (VERSION@DIGEST); a new tag alone drops the stale pin, a new
+    # digest alone keeps the version
+    "flux-helmrelease--app-template-tag-digest.yaml": (
+        "docker.io/getmeili/meilisearch:v1.54.0",
+        {
+            123: (
+                "tag: v1.53.1@sha256:8d6643d86d71fad6ad3cba92cde7ccfce9e4d6c384bda67598eb553571c32431",
+                "tag: v1.54.0",
+            )
+        },
+    ),
+    "flux-helmrelease--app-template-tag-digest-anchor-merge.yaml": (
+        f"ghcr.io/home-operations/tqm:1.19.0@{DIGEST_1}",
+        {
+            46: (
+                "tag: 1.18.0@sha256:454864e1f56a86550c54776c3ba5f3439133b4fc4e66ef69ff90a6ee65db6cc5",
+                f"tag: 1.19.0@{DIGEST_1}",
+            )
+        },
+    ),
+    "flux-helmrelease--app-template-tag-digest-merge-flow-args.yaml": (
+        f"ghcr.io/buroa/qbtools@{DIGEST_1}",
+        {37: ("@sha256:fd13085f7534719b7b30828684661b7f5611bbc4156831123775cfcd9b8f2eb5", f"@{DIGEST_1}")},
+    ),
     "helm-values--argo-cd.yaml": ("ghcr.io/dexidp/dex:v2.46.0", {1232: ("tag: v2.45.1", "tag: v2.46.0")}),
     "helm-values--bitnami-postgresql.yaml": (
         "bitnami/postgresql:17.7.0-debian-12-r0",

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from promoter.errors import EXIT_INPUT, ImageReferenceError
-from promoter.imageref import ImageRef, is_valid_digest, is_valid_tag
+from promoter.imageref import ImageRef, is_valid_digest, is_valid_tag, split_pinned_tag
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER_DIGEST = "sha256:" + "0" * 64
@@ -229,3 +229,11 @@ def test_parse_never_raises_anything_else(text: str) -> None:
     except ImageReferenceError:
         return
     assert ImageRef.parse(str(ref)) == ref
+
+
+def test_split_pinned_tag() -> None:
+    digest = "sha256:" + "a" * 64
+    assert split_pinned_tag(f"1.2.3@{digest}") == ("1.2.3", digest)
+    assert split_pinned_tag(f"124@{digest}") == ("124", digest)
+    for text in (None, "", "1.2.3", f"@{digest}", "1.2.3@sha256:abc", f"-x@{digest}", f"1@2@{digest}"):
+        assert split_pinned_tag(text) is None

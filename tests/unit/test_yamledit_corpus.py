@@ -106,6 +106,24 @@ CASES = [
         None,
     ),
     ("cr--solrcloud-single-quoted-float-tag.yaml", "spec.solrImage.tag", "8.12", None),
+    (
+        "flux-helmrelease--app-template-tag-digest.yaml",
+        "spec.values.controllers.chrome.containers.app.image.tag",
+        "125@sha256:" + "e" * 64,
+        None,
+    ),
+    (
+        "flux-helmrelease--app-template-tag-digest-anchor-merge.yaml",
+        "spec.values.controllers.tqm.initContainers.retag.image.tag",
+        "1.19.0@sha256:" + "c" * 64,
+        None,
+    ),
+    (
+        "flux-helmrelease--app-template-tag-digest-merge-flow-args.yaml",
+        "spec.values.controllers.tagging.initContainers.tag.image.tag",
+        "v0.22.0@sha256:" + "d" * 64,
+        None,
+    ),
 ]
 
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from promoter.errors import InputError, UnsafeTargetError
-from promoter.imageref import ImageRef
+from promoter.imageref import ImageRef, split_pinned_tag
 from promoter.yamledit.document import STR_TAG, Target, YamlDocument, check_editable
 from promoter.yamledit.finders import helm, strings
 from promoter.yamledit.finders.base import (
@@ -36,6 +37,9 @@ from promoter.yamledit.finders.base import (
 from promoter.yamledit.keypath import KeyPath, Selector, format_key
 from promoter.yamledit.scalar import reads_as_non_string
 from promoter.yamledit.splice import ScalarEdit
+
+if TYPE_CHECKING:
+    from ruamel.yaml.nodes import SequenceNode
 
 PARAMETERS = "argocd-parameters"
 KUSTOMIZE = "argocd-kustomize"
@@ -72,10 +76,10 @@ def _child(visit: MappingVisit, key: str) -> MappingVisit | None:
     pair = visit.fields.get(key)
     if pair is None or not isinstance(pair[1], MappingNode):
         return None
-    return MappingVisit.of(visit.document, visit.doc, (*visit.path, key), pair[1], visit.in_flow)
+    return visit.child(key, pair[1])
 
 
-def _sequence(visit: MappingVisit, key: str) -> list | None:
+def _sequence(visit: MappingVisit, key: str) -> SequenceNode | None:
     from ruamel.yaml.nodes import SequenceNode
 
     pair = visit.fields.get(key)
@@ -94,7 +98,7 @@ def _parameter_sites(helm_visit: MappingVisit) -> list[ImageSite]:
     items: list[tuple[int, MappingNode, str]] = []
     for index, item in enumerate(sequence.value):
         if isinstance(item, MappingNode):
-            name = MappingVisit.of(helm_visit.document, helm_visit.doc, (), item, in_flow).text("name")
+            name = helm_visit.child("", item, (), in_flow).text("name")
             if name:
                 items.append((index, item, name))
     counts: dict[str, int] = {}
@@ -103,9 +107,7 @@ def _parameter_sites(helm_visit: MappingVisit) -> list[ImageSite]:
     by_name: dict[str, MappingVisit] = {}
     for index, item, name in items:
         segment: Selector | int = Selector("name", name) if counts[name] == 1 else index
-        by_name.setdefault(
-            name, MappingVisit.of(helm_visit.document, helm_visit.doc, (*base, segment), item, in_flow)
-        )
+        by_name.setdefault(name, helm_visit.child("", item, (*base, segment), in_flow))
     sites = []
     for name, tag_param in by_name.items():
         match = _TAG_PARAM.match(name)
@@ -134,11 +136,19 @@ def _parameter_site(
         return None
     digest_param = param("digest")
     digest = digest_param.text("value") if digest_param else None
-    image = with_version(name, tag_param.text("value"), digest)
+    tag = tag_param.text("value")
+    pinned = split_pinned_tag(tag) if digest_param is None else None  # ``1.2.3@sha256:...``
+    if pinned is not None:
+        tag, digest = pinned
+    image = with_version(name, tag, digest)
     digest_name = f"{prefix}.digest" if prefix else "digest"
 
     def edits_for(new: ImageRef) -> list[ScalarEdit]:
         edits = []
+        if pinned is not None:
+            version = new.tag if new.tag is not None else pinned[0]
+            value = f"{version}@{new.digest}" if new.digest else version
+            return [tag_param.edit("value", value), *_force_string(tag_param, value)]
         if new.tag is not None:
             edits.append(tag_param.edit("value", new.tag))
             edits.extend(_force_string(tag_param, new.tag))

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 
 from promoter.errors import ImageReferenceError, UnsafeTargetError
 from promoter.imageref import ImageRef
-from promoter.yamledit.document import NULL_TAG, STR_TAG, Target, YamlDocument, check_editable
+from promoter.yamledit.document import (
+    MERGE_TAG,
+    NULL_TAG,
+    STR_TAG,
+    Target,
+    YamlDocument,
+    check_editable,
+)
 from promoter.yamledit.keypath import KeyPath, format_key
 from promoter.yamledit.splice import ScalarEdit
 
@@ -23,6 +30,8 @@ if TYPE_CHECKING:
 
 EditsFor = Callable[[ImageRef], list[ScalarEdit]]
 _NO_DUPLICATES: frozenset[str] = frozenset()
+_NO_OWNERS: dict[str, MappingNode] = {}
+MERGE_KEY = "<<"
 
 
 def _no_edits(_new: ImageRef) -> list[ScalarEdit]:
@@ -36,6 +45,8 @@ class ImageSite:
     ``image`` is the reference as written there; ``edits_for(new)`` returns the edits that make the place
     say ``new`` (and raises :class:`UnsafeTargetError` when that cannot be done in place). A site with a
     ``refusal`` is reported but never edited (e.g. a Helm ``values: |`` string inside an Application).
+    ``reads`` holds the ``id`` of every scalar node the site takes its version from, so an edit made for
+    another image can tell when it would change this one too (a value shared through a ``<<`` merge).
     """
 
     finder: str
@@ -45,6 +56,7 @@ class ImageSite:
     doc: int = 0
     edits_for: EditsFor = field(default=_no_edits, compare=False, repr=False)
     refusal: str | None = None
+    reads: frozenset[int] = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def editable(self) -> bool:
@@ -56,37 +68,85 @@ class ImageSite:
 
 
 class MappingVisit:
-    """A mapping node with its key path, its document and whether it sits inside a flow collection."""
+    """A mapping node with its key path, its document and whether it sits inside a flow collection.
 
-    __slots__ = ("doc", "document", "duplicates", "fields", "in_flow", "node", "path")
+    ``fields`` are the mapping's effective keys: its own, then those it takes from ``<<: *anchor`` merges
+    (own keys win; of several merged mappings the first wins, as YAML's merge key says). A merged key's
+    value lives in the anchored mapping, so an edit of it goes there (``owners`` says where) and changes
+    every mapping that merges it.
+    """
+
+    __slots__ = ("doc", "document", "duplicates", "fields", "in_flow", "node", "owners", "path", "root")
 
     def __init__(
-        self, document: YamlDocument, doc: int, path: KeyPath, node: MappingNode, in_flow: bool
+        self,
+        document: YamlDocument,
+        doc: int,
+        path: KeyPath,
+        node: MappingNode,
+        in_flow: bool,
+        root: Node | None = None,
     ) -> None:
         self.document = document
         self.doc = doc
         self.path = path
         self.node = node
+        self.root = root
         self.in_flow = in_flow or bool(node.flow_style)
         pairs = node.value
         # A key that is not a string (``1: x``, ``? [a]``) cannot be an image field; it maps to "".
         # A repeated key is kept once here and refused by :meth:`target`.
         fields = {k.value if isinstance(k.value, str) else "": (k, v) for k, v in pairs}
         self.fields: dict[str, tuple[ScalarNode, Node]] = fields
+        self.owners: dict[str, MappingNode] = _NO_OWNERS
         self.duplicates: frozenset[str] = _NO_DUPLICATES
         if len(fields) != len(pairs):
-            seen: set[str] = set()
-            duplicates = set()
-            for key, _ in pairs:
-                text = key.value if isinstance(key.value, str) else ""
-                (duplicates if text in seen else seen).add(text)
-            self.duplicates = frozenset(duplicates)
+            self.duplicates = _duplicate_keys(pairs)
+        if MERGE_KEY in fields:
+            self._merge(pairs)
+
+    def _merge(self, pairs: list[tuple[ScalarNode, Node]]) -> None:
+        """Add the keys of ``<<`` merges; a ``<<`` that is not exactly one merge key is left as a key."""
+        merges = [(k, v) for k, v in pairs if k.value == MERGE_KEY]
+        if len(merges) != 1 or merges[0][0].tag != MERGE_TAG:
+            return
+        fields = self.fields
+        del fields[MERGE_KEY]
+        owners: dict[str, MappingNode] = {}
+        duplicates = set(self.duplicates)
+        for key, (key_node, value, owner, repeated) in _merged_fields(merges[0][1]).items():
+            if key not in fields:
+                fields[key] = (key_node, value)
+                owners[key] = owner
+                if repeated:
+                    duplicates.add(key)
+        self.owners = owners
+        self.duplicates = frozenset(duplicates)
 
     @classmethod
     def of(
-        cls, document: YamlDocument, doc: int, path: KeyPath, node: MappingNode, in_flow: bool
+        cls,
+        document: YamlDocument,
+        doc: int,
+        path: KeyPath,
+        node: MappingNode,
+        in_flow: bool,
+        root: Node | None = None,
     ) -> MappingVisit:
-        return cls(document, doc, path, node, in_flow)
+        return cls(document, doc, path, node, in_flow, root)
+
+    def child(
+        self, key: str, node: MappingNode, path: KeyPath | None = None, in_flow: bool | None = None
+    ) -> MappingVisit:
+        """The visit of a mapping below this one (``path`` defaults to this path plus ``key``)."""
+        return MappingVisit(
+            self.document,
+            self.doc,
+            (*self.path, key) if path is None else path,
+            node,
+            self.in_flow if in_flow is None else in_flow,
+            self.root,
+        )
 
     def scalar(self, key: str) -> ScalarNode | None:
         """The scalar value under ``key`` (None when absent or not a scalar)."""
@@ -105,14 +165,18 @@ class MappingVisit:
     def target(self, key: str) -> Target:
         """An editable target for the value under ``key``; refuses aliases, anchors and duplicate keys."""
         key_node, value = self.fields[key]
-        path = (*self.path, key)
+        path, in_flow = (*self.path, key), self.in_flow
+        owner = self.owners.get(key)
+        if owner is not None:
+            place, in_flow = _place_of(self.document, self.doc, self.root, owner)
+            path = (*place, key)
         if key in self.duplicates:
             raise UnsafeTargetError(
                 f"duplicate key {key!r} at {format_key(path)}",
                 where=where(self.document, key_node),
                 hint="a YAML mapping must not repeat a key; fix the file first",
             )
-        target = Target(self.document, self.doc, path, value, self.in_flow, key_node)  # type: ignore[arg-type]
+        target = Target(self.document, self.doc, path, value, in_flow, key_node)  # type: ignore[arg-type]
         check_editable(target)
         return target
 
@@ -148,7 +212,7 @@ def iter_mappings(document: YamlDocument) -> Iterator[MappingVisit]:
                 continue
             seen.add(id(node))
             if isinstance(node, MappingNode):
-                visit = MappingVisit.of(document, doc, path, node, in_flow)
+                visit = MappingVisit(document, doc, path, node, in_flow, root)
                 yield visit
                 for key, value in reversed(node.value):
                     if isinstance(value, (MappingNode, SequenceNode)):
@@ -160,6 +224,92 @@ def iter_mappings(document: YamlDocument) -> Iterator[MappingVisit]:
                     item = node.value[index]
                     if isinstance(item, (MappingNode, SequenceNode)):
                         stack.append((item, (*path, index), flow))
+
+
+def _duplicate_keys(pairs: list[tuple[ScalarNode, Node]]) -> frozenset[str]:
+    seen: set[str] = set()
+    duplicates: set[str] = set()
+    for key, _ in pairs:
+        text = key.value if isinstance(key.value, str) else ""
+        (duplicates if text in seen else seen).add(text)
+    return frozenset(duplicates)
+
+
+MergedField = tuple["ScalarNode", "Node", "MappingNode", bool]
+
+
+def _merged_fields(value: Node, seen: frozenset[int] = frozenset()) -> dict[str, MergedField]:
+    """The keys a ``<<`` value brings in: key -> (key node, value node, owning mapping, repeated there).
+
+    ``value`` is one mapping or a sequence of mappings (earlier ones win); merges inside them count too.
+    Anything else (a scalar, a cycle) brings nothing.
+    """
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    sources = value.value if isinstance(value, SequenceNode) else [value]
+    out: dict[str, MergedField] = {}
+    for source in sources:
+        if not isinstance(source, MappingNode) or id(source) in seen:
+            continue
+        pairs = source.value
+        own: dict[str, MergedField] = {}
+        nested: Node | None = None
+        for key_node, item in pairs:
+            text = key_node.value if isinstance(key_node.value, str) else ""
+            if text == MERGE_KEY and key_node.tag == MERGE_TAG:
+                nested = item
+                continue
+            repeated = text in own
+            own[text] = (key_node, item, source, repeated)
+        if nested is not None:
+            for text, found in _merged_fields(nested, seen | {id(source)}).items():
+                own.setdefault(text, found)
+        for text, found in own.items():
+            out.setdefault(text, found)
+    return out
+
+
+def _place_of(
+    document: YamlDocument, doc: int, root: Node | None, owner: MappingNode
+) -> tuple[KeyPath, bool]:
+    """Key path and flow context of ``owner`` (a mapping other mappings merge), where it is defined."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    roots = [root] if root is not None else [document.roots[doc]]
+    for start in roots:
+        stack: list[tuple[Node, KeyPath, bool]] = [(start, (), False)]
+        seen: set[int] = set()
+        while stack:
+            node, path, in_flow = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            in_flow = in_flow or bool(getattr(node, "flow_style", False))
+            if node is owner:
+                return path, in_flow
+            if isinstance(node, MappingNode):
+                for key, value in reversed(node.value):
+                    if isinstance(value, (MappingNode, SequenceNode)):
+                        text = key.value if isinstance(key.value, str) else ""
+                        stack.append((value, (*path, text), in_flow))
+            elif isinstance(node, SequenceNode):
+                for index in range(len(node.value) - 1, -1, -1):
+                    item = node.value[index]
+                    if isinstance(item, (MappingNode, SequenceNode)):
+                        stack.append((item, (*path, index), in_flow))
+    raise UnsafeTargetError(  # pragma: no cover - a merged mapping is always in its own document
+        "a merged value is defined outside the document", where=document.name
+    )
+
+
+def version_reads(visit: MappingVisit, *keys: str | None) -> frozenset[int]:
+    """``ImageSite.reads`` for the scalars under ``keys`` of ``visit`` (absent keys are skipped)."""
+    out = set()
+    for key in keys:
+        node = visit.scalar(key) if key else None
+        if node is not None:
+            out.add(id(node))
+    return frozenset(out)
 
 
 def parse_ref(text: str | None) -> ImageRef | None:
@@ -191,9 +341,10 @@ def with_version(ref: ImageRef, tag: str | None, digest: str | None) -> ImageRef
     return ref
 
 
-def missing_field(visit: MappingVisit, field_name: str, why: str) -> UnsafeTargetError:
+def missing_field(visit: MappingVisit, field_name: str, why: str, also: str = "") -> UnsafeTargetError:
+    hint = f"add an empty `{field_name}:` to it, or pass the image without that part"
     return UnsafeTargetError(
         f"{format_key(visit.path) or 'the document'} has no {field_name} field, so {why}",
         where=where(visit.document, visit.node),
-        hint=f"add an empty `{field_name}:` to it, or pass the image without that part",
+        hint=f"{hint}; {also}" if also else hint,
     )

@@ -4,20 +4,25 @@ Optional ``registry`` is joined in front of the repository for matching; ``diges
 ``sha`` (bare hex, as kube-prometheus-stack and grafana write it) are pinned or emptied with the tag, so a
 stale digest never survives a new tag. ``digestChroot`` (ingress-nginx) names a sibling image's digest: it
 is emptied whenever the block changes. The block may sit under any key (``image``, ``thanosImage``,
-``solrImage``, ``redis``) and anywhere, also inside an Argo CD ``helm.valuesObject``.
+``solrImage``, ``redis``) and anywhere, also inside an Argo CD ``helm.valuesObject``, and may take its
+fields from ``<<: *anchor`` merges.
+
+Without a digest field, a tag written ``VERSION@sha256:...`` (Renovate, the bjw-s app-template) holds both:
+it reads as that version and digest, and a new reference is written back the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from promoter.imageref import ImageRef
+from promoter.imageref import ImageRef, split_pinned_tag
 from promoter.yamledit.finders.base import (
     ImageSite,
     MappingVisit,
     is_empty,
     join_name,
     missing_field,
+    version_reads,
     with_version,
 )
 from promoter.yamledit.splice import ScalarEdit
@@ -51,15 +56,26 @@ def site_of(visit: MappingVisit) -> ImageSite | None:
     tag = visit.text("tag")
     digest_key = next((key for key in DIGEST_KEYS if key in fields), None)
     digest = _read_digest(visit, digest_key)
+    pinned = split_pinned_tag(tag) if digest_key is None else None
+    if pinned is not None:
+        tag, digest = pinned
     image = with_version(name, tag, digest)
 
     def edits_for(new: ImageRef) -> list[ScalarEdit]:
         edits = []
-        if new.tag is not None:
+        if pinned is not None:
+            version = new.tag if new.tag is not None else pinned[0]
+            edits.append(visit.edit("tag", f"{version}@{new.digest}" if new.digest else version))
+        elif new.tag is not None:
             edits.append(visit.edit("tag", new.tag))
         if digest_key is None:
-            if new.digest is not None:
-                raise missing_field(visit, "digest", f"digest {new.digest} cannot be written")
+            if new.digest is not None and pinned is None:
+                raise missing_field(
+                    visit,
+                    "digest",
+                    f"digest {new.digest} cannot be written",
+                    also="or write the tag as VERSION@DIGEST once if the chart joins repository:tag",
+                )
         elif new.digest is not None:
             edits.append(visit.edit(digest_key, _digest_text(visit, digest_key, new.digest)))
         elif not is_empty(visit.scalar(digest_key)):
@@ -69,7 +85,15 @@ def site_of(visit: MappingVisit) -> ImageSite | None:
                 edits.append(visit.edit(key, ""))
         return edits
 
-    return ImageSite(FINDER, image, visit.key_of("tag"), visit.where_of("tag"), visit.doc, edits_for)
+    return ImageSite(
+        FINDER,
+        image,
+        visit.key_of("tag"),
+        visit.where_of("tag"),
+        visit.doc,
+        edits_for,
+        reads=version_reads(visit, "tag", digest_key, *STALE_KEYS),
+    )
 
 
 def _read_digest(visit: MappingVisit, key: str | None) -> str | None:

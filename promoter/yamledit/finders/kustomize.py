@@ -16,6 +16,7 @@ from promoter.yamledit.finders.base import (
     is_empty,
     join_name,
     missing_field,
+    version_reads,
     with_version,
 )
 from promoter.yamledit.splice import ScalarEdit
@@ -60,5 +61,11 @@ def site_of(visit: MappingVisit) -> ImageSite | None:
         return edits
 
     return ImageSite(
-        FINDER, image, visit.key_of(report_key), visit.where_of(report_key), visit.doc, edits_for
+        FINDER,
+        image,
+        visit.key_of(report_key),
+        visit.where_of(report_key),
+        visit.doc,
+        edits_for,
+        reads=version_reads(visit, "newTag", "digest"),
     )

@@ -38,7 +38,26 @@ def plan_image_update(document: YamlDocument, new: ImageRef) -> tuple[list[Scala
     for site in sites:
         if site.editable and site.image.same_repository(new):
             edits.extend(site.edits_for(new))
+    _refuse_shared(edits, sites, new)
     return edits, sites
+
+
+def _refuse_shared(edits: list[ScalarEdit], sites: list[ImageSite], new: ImageRef) -> None:
+    """Refuse an edit of a value another image reads too (a tag both take from one ``<<`` merge)."""
+    edited = {id(edit.target.node): edit for edit in edits}
+    if not edited:
+        return
+    for site in sites:
+        if site.image.same_repository(new):
+            continue
+        shared = next((edited[node] for node in site.reads if node in edited), None)
+        if shared is not None:
+            raise UnsafeTargetError(
+                f"{shared.target.key} is also the version of {site.image.name} at {site.key} "
+                "(both take it from one `<<` merge): editing it would change that image too",
+                where=shared.target.where,
+                hint=f"give {site.key} its own value first, or edit the file by hand",
+            )
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from promoter.imageref import ImageRef
-from promoter.yamledit.finders.base import ImageSite, MappingVisit, parse_ref
+from promoter.yamledit.finders.base import ImageSite, MappingVisit, parse_ref, version_reads
 from promoter.yamledit.splice import ScalarEdit
 
 FINDER = "image-string"
@@ -37,7 +37,15 @@ def site_of(visit: MappingVisit, key: str = "image", finder: str = FINDER) -> Im
     def edits_for(new: ImageRef) -> list[ScalarEdit]:
         return [visit.edit(key, str(retarget(image, new)))]
 
-    return ImageSite(finder, image, visit.key_of(key), visit.where_of(key), visit.doc, edits_for)
+    return ImageSite(
+        finder,
+        image,
+        visit.key_of(key),
+        visit.where_of(key),
+        visit.doc,
+        edits_for,
+        reads=version_reads(visit, key),
+    )
 
 
 def retarget(current: ImageRef, new: ImageRef) -> ImageRef:

@@ -128,3 +128,16 @@ def test_kustomize_images_strings_in_every_form() -> None:
     assert update(KUSTOMIZE_APPSET, f"gcr.io/acme/other:v3@{DIGEST_B}") == KUSTOMIZE_APPSET.replace(
         "'other=gcr.io/acme/other'", f"'other=gcr.io/acme/other:v3@{DIGEST_B}'"
     )
+
+
+def test_a_tag_parameter_that_pins_its_digest() -> None:
+    text = (
+        "spec:\n  source:\n    helm:\n      parameters:\n"
+        "        - name: image.repository\n          value: ghcr.io/acme/api\n"
+        f"        - name: image.tag\n          value: 1.0.0@{DIGEST_A}\n"
+    )
+    [site] = sites(text, "argocd-parameters")
+    assert (site.image.tag, site.image.digest) == ("1.0.0", DIGEST_A)
+    assert update(text, f"ghcr.io/acme/api:1.1.0@{DIGEST_B}") == text.replace(
+        f"1.0.0@{DIGEST_A}", f"1.1.0@{DIGEST_B}"
+    )

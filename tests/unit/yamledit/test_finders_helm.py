@@ -111,3 +111,53 @@ def test_digest_without_a_digest_field_is_refused() -> None:
     text = "image:\n  repository: acme/api\n  tag: v1\n"
     with pytest.raises(UnsafeTargetError, match="no digest field"):
         update(text, f"acme/api:v2@{DIGEST_A}")
+
+
+def test_a_tag_that_pins_its_digest_is_read_and_written_whole() -> None:
+    text = f"image:\n  repository: ghcr.io/acme/api\n  tag: 1.0.0@{DIGEST_A}  # renovate\n"
+    [site] = sites(text, "helm-block")
+    assert (site.image.tag, site.image.digest) == ("1.0.0", DIGEST_A)
+    assert update(text, f"ghcr.io/acme/api:2.0.0@{DIGEST_B}") == text.replace(
+        f"1.0.0@{DIGEST_A}", f"2.0.0@{DIGEST_B}"
+    )
+    assert update(text, f"ghcr.io/acme/api@{DIGEST_B}") == text.replace(DIGEST_A, DIGEST_B)
+    assert update(text, "ghcr.io/acme/api:2.0.0") == text.replace(f"1.0.0@{DIGEST_A}", "2.0.0")
+
+
+def test_a_digest_field_wins_over_an_at_sign_in_the_tag() -> None:
+    text = f'image:\n  repository: acme/api\n  tag: 1.0.0@{DIGEST_A}\n  digest: ""\n'
+    [site] = sites(text, "helm-block")
+    assert (site.image.tag, site.image.digest) == (None, None)  # the tag is not a valid tag by itself
+    assert (
+        update(text, f"acme/api:2.0.0@{DIGEST_B}")
+        == f'image:\n  repository: acme/api\n  tag: 2.0.0\n  digest: "{DIGEST_B}"\n'
+    )
+
+
+def test_a_number_like_version_stays_a_string() -> None:
+    text = f"image:\n  repository: acme/api\n  tag: 124@{DIGEST_A}\n"
+    assert update(text, "acme/api:125") == 'image:\n  repository: acme/api\n  tag: "125"\n'
+
+
+def test_merged_fields_own_keys_win_then_the_first_merged_mapping() -> None:
+    text = (
+        "a: &a {repository: acme/one, tag: v1, pullPolicy: Always}\n"
+        "b: &b {repository: acme/two, tag: v2, registry: reg.example.com}\n"
+        "own:\n  <<: [*a, *b]\n  tag: v3\n"
+    )
+    found = {(s.key, str(s.image)) for s in sites(text, "helm-block")}
+    assert found == {
+        ("a.tag", "acme/one:v1"),
+        ("b.tag", "reg.example.com/acme/two:v2"),
+        ("own.tag", "reg.example.com/acme/one:v3"),
+    }
+
+
+def test_a_merged_value_shared_with_another_image_is_refused() -> None:
+    text = "base: &base\n  repository: acme/api\n  tag: v1\nworker:\n  <<: *base\n  repository: acme/worker\n"
+    with pytest.raises(UnsafeTargetError) as caught:
+        update(text, "acme/api:v2")
+    assert caught.value.where == "t.yaml:3:8"
+    assert "acme/worker" in caught.value.message
+    with pytest.raises(UnsafeTargetError, match="acme/api"):
+        update(text, "acme/worker:v2")  # the other way round too
