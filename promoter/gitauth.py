@@ -4,6 +4,11 @@ The token travels only in the git child's environment, as an ``http.<origin>.ext
 ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``, scoped to the remote's scheme and host so a
 redirect elsewhere never receives it. SSH and local remotes get no token: the agent, ``GIT_SSH_COMMAND`` and
 file permissions do their usual job.
+
+A token may also come in the URL: ``https://user:TOKEN@host/...`` (user and token), or ``https://TOKEN@host/...``
+(a user part alone is the token, as forges accept it; the user name is then ``PROMOTER_GIT_USER`` or the
+host's usual one). Either is taken out of the URL, used as above, and wins over the token variables. A query
+string is refused: git cannot use one, and it is where a token would otherwise hide.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from promoter import masking
+from promoter.errors import UsageError
 
 # (variable, default user) in order of preference.
 TOKEN_VARIABLES: tuple[tuple[str, str | None], ...] = (
@@ -26,6 +32,7 @@ TOKEN_VARIABLES: tuple[tuple[str, str | None], ...] = (
     ("CI_JOB_TOKEN", "gitlab-ci-token"),
 )
 USER_VARIABLE = "PROMOTER_GIT_USER"
+URL_SOURCE = "the repository URL"
 
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?[^/:\s]+:(?!//)")
 
@@ -53,11 +60,19 @@ class Credentials:
     source: str  # the variable (or "the repository URL") the token came from
 
     def describe(self) -> str:
-        return f"the token from {self.source} (user {self.user!r})"
+        """Which token was offered, never the token (nor a user name taken from the URL, which may be one)."""
+        if self.source == URL_SOURCE:
+            return f"the token in {URL_SOURCE}"
+        return f"the token from {self.source} (user {masking.mask(self.user)!r})"
+
+    @property
+    def check(self) -> str:
+        """What to check when it was refused: the variable, or the URL."""
+        return f"the token in {URL_SOURCE}" if self.source == URL_SOURCE else self.source
 
 
 def parse_remote(url: str) -> Remote:
-    """Classify ``url`` and strip ``user:password@`` from HTTP(S) URLs (the password becomes the token)."""
+    """Classify ``url``; take ``user:password@`` out of HTTP(S) URLs (the module says who is the token)."""
     text = url.strip()
     lowered = text.lower()
     if lowered.startswith(("http://", "https://")):
@@ -65,6 +80,14 @@ def parse_remote(url: str) -> Remote:
         user = unquote(parts.username) if parts.username is not None else None
         password = unquote(parts.password) if parts.password is not None else None
         masking.register_secret(password)
+        if password is None:
+            masking.register_secret(user)  # a user part alone is the token
+        if parts.query:
+            raise UsageError(
+                f"the repository URL {masking.mask(text)} carries a query string, which git cannot use",
+                where=masking.mask(text),
+                hint="drop the query; give a token in PROMOTER_TOKEN (or in the URL as USER:TOKEN@host)",
+            )
         host = parts.hostname or ""
         if ":" in host:
             host = f"[{host}]"
@@ -88,7 +111,9 @@ def find_credentials(remote: Remote, environ: Mapping[str, str] | None = None) -
     override = env.get(USER_VARIABLE) or None
     if remote.url_password:
         user = override or remote.url_user or _default_user(remote, None)
-        return _registered(Credentials(user, remote.url_password, "the repository URL"))
+        return _registered(Credentials(user, remote.url_password, URL_SOURCE))
+    if remote.url_user:  # https://TOKEN@host/...: the user part alone is the token
+        return _registered(Credentials(override or _default_user(remote, None), remote.url_user, URL_SOURCE))
     for variable, default_user in TOKEN_VARIABLES:
         token = env.get(variable)
         if token:
@@ -117,7 +142,7 @@ def git_environment(
 
 
 def auth_hint(remote: Remote, credentials: Credentials | None) -> str:
-    """What to check when the remote refused us."""
+    """What to check when the remote refused us (one line)."""
     if remote.kind == "ssh":
         return "check the SSH key offered by ssh-agent or GIT_SSH_COMMAND and its access to the repository"
     if remote.kind == "local":
@@ -125,10 +150,26 @@ def auth_hint(remote: Remote, credentials: Credentials | None) -> str:
     if credentials is None:
         names = ", ".join(name for name, _ in TOKEN_VARIABLES)
         return f"set PROMOTER_TOKEN (or one of {names}) to a token with write access to the repository"
+    if credentials.source == URL_SOURCE and remote.url_password is None:
+        return (
+            f"{credentials.describe()} was refused (a user part alone is read as the token): write it as "
+            f"USER:TOKEN@host, or drop it and set PROMOTER_TOKEN and {USER_VARIABLE}"
+        )
+    if credentials.source == URL_SOURCE:
+        return f"{credentials.describe()} was refused: check that it is valid and may write to the repository"
     return (
         f"{credentials.describe()} was refused: check that it is valid and may write to the repository; "
         f"set {USER_VARIABLE} if the server expects another user name"
     )
+
+
+def auth_failure(remote: Remote, credentials: Credentials | None) -> str:
+    """The one-line message for a remote that refused our credentials: what failed and what to check."""
+    shown = masking.mask(remote.url)
+    if remote.kind == "ssh":
+        return f"authentication failed for {shown}: check the SSH key"
+    what = credentials.check if credentials is not None else "PROMOTER_TOKEN"
+    return f"authentication failed for {shown}: check {what}"
 
 
 def _default_user(remote: Remote, url_user: str | None) -> str:

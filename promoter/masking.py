@@ -1,13 +1,17 @@
 """Keep secrets out of every text promoter prints or logs.
 
 Secrets are registered once (from the environment variables promoter reads tokens from, and by any
-code that obtains a credential) and masked in log records, error messages and command output.
+code that obtains a credential) and masked in log records, error messages and command output. URLs are
+masked by shape as well, whether or not their secret was registered: the user information of an
+``http(s)://user:password@host`` URL and the values of secret-looking query parameters (``private_token``,
+``access_token``, ``token``, ``X-Amz-Signature``, ...) become ``***`` wherever :func:`mask` runs.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from base64 import b64encode
 
@@ -26,6 +30,17 @@ _MIN_SECRET_LENGTH = 4
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+
+# scheme://userinfo@ : every userinfo of a web URL, and any userinfo holding a password elsewhere
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*)://([^/?#\s@\"'<>]+)@")
+_WEB_SCHEMES = frozenset({"http", "https", "ftp", "ftps", "ws", "wss"})
+# ?name=value / &name=value where the name looks like a credential
+SECRET_QUERY_NAMES = re.compile(
+    r"(?:[a-z0-9_.-]*(?:token|secret|password|passwd|pwd|signature|credential|api[_-]?key|apikey|session)"
+    r"[a-z0-9_.-]*|key|sig|auth|code|jwt|x-amz-[a-z0-9-]+|x-goog-[a-z0-9-]+)",
+    re.IGNORECASE,
+)
+_URL_QUERY_PARAM = re.compile(r"([?&;])([A-Za-z0-9_.-]+)=([^&#;\s\"'<>]*)")
 
 
 def register_secret(value: str | None) -> None:
@@ -52,14 +67,44 @@ def register_environment_secrets(environ: dict[str, str] | None = None) -> None:
 
 
 def mask(text: str) -> str:
-    if not _secrets or not text:
+    """``text`` with every registered secret and every credential part of a URL replaced by ``***``."""
+    if not text:
         return text
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
+    if _secrets:
+        with _lock:
+            secrets = sorted(_secrets, key=len, reverse=True)
+        for secret in secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+    return mask_url_credentials(text)
+
+
+def mask_url_credentials(text: str) -> str:
+    """Mask the user information of web URLs (and passwords in others) and secret-looking query values."""
+    if "://" in text:
+        text = _URL_USERINFO.sub(_masked_userinfo, text)
+    if "=" in text and ("?" in text or "&" in text or ";" in text):
+        text = _URL_QUERY_PARAM.sub(_masked_parameter, text)
     return text
+
+
+def is_secret_parameter(name: str) -> bool:
+    """True when a URL query parameter of this name probably carries a credential."""
+    return SECRET_QUERY_NAMES.fullmatch(name) is not None
+
+
+def _masked_userinfo(found: re.Match[str]) -> str:
+    scheme, userinfo = found.group(1), found.group(2)
+    if scheme.lower() in _WEB_SCHEMES or ":" in userinfo:
+        return f"{scheme}://{MASK}@"
+    return found.group(0)
+
+
+def _masked_parameter(found: re.Match[str]) -> str:
+    separator, name, value = found.groups()
+    if value and value != MASK and is_secret_parameter(name):
+        return f"{separator}{name}={MASK}"
+    return found.group(0)
 
 
 def clear() -> None:

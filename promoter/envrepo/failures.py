@@ -9,7 +9,8 @@ from __future__ import annotations
 from promoter import gitauth, masking
 from promoter.errors import GitError
 
-_ACCESS_FAILURE = (
+# The remote refused the credentials (or asked for some): said as "authentication failed for URL".
+_AUTH_FAILURE = (
     "authentication failed",
     "could not read username",
     "could not read password",
@@ -18,8 +19,11 @@ _ACCESS_FAILURE = (
     "permission denied (publickey",
     "returned error: 401",
     "returned error: 403",
-    "the requested url returned error: 401",
     "invalid username or password",
+)
+# Not there, or not visible to these credentials: git's own text plus the credentials hint.
+_ACCESS_FAILURE = (
+    *_AUTH_FAILURE,
     "repository not found",  # forges answer 404 to callers who may not see a private repository
     "returned error: 404",
     "does not appear to be a git repository",
@@ -66,7 +70,12 @@ def git_error(
         if line.strip() and "promisor remote" not in line and not line.startswith("hint:")
     ]
     detail = masking.mask("; ".join(lines[-4:]) or "no output")
-    auth = any(marker in text.lower() for marker in _ACCESS_FAILURE)
-    hint = gitauth.auth_hint(remote, credentials) if auth else None
+    lowered = text.lower()
+    access = any(marker in lowered for marker in _ACCESS_FAILURE)
+    hint = gitauth.auth_hint(remote, credentials) if access else None
+    where = masking.mask(remote.url)
+    if remote.kind != "local" and any(marker in lowered for marker in _AUTH_FAILURE):
+        # git's own words here are about a terminal prompt promoter disabled: say what actually happened
+        return GitError(gitauth.auth_failure(remote, credentials), where=where, hint=hint)
     message = what or f"git {command} failed"
-    return GitError(f"{message}: {detail}", where=masking.mask(remote.url), hint=hint)
+    return GitError(f"{message}: {detail}", where=where, hint=hint)

@@ -421,6 +421,17 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def _refuse_credentials(repo: str | None) -> None:
+    """promoter.yaml is committed: a repository URL holding a credential must not be written into it."""
+    from promoter import masking
+
+    if repo and masking.mask_url_credentials(repo) != repo:
+        raise UsageError(
+            f"the repository URL {masking.mask(repo)} carries a credential; promoter.yaml is committed",
+            hint="pass the URL without it and give the token in PROMOTER_TOKEN",
+        )
+
+
 def _check_names(environments: tuple[EnvSpec, ...], approvals: tuple[str, ...]) -> None:
     seen: set[str] = set()
     for env in environments:
@@ -448,6 +459,7 @@ def run_init(options: InitOptions, target: Path, *, force: bool = False, write: 
         )
     if options.forge not in ("gitlab", "github", "none"):
         raise UsageError(f"--forge {options.forge!r}: use gitlab, github or none")
+    _refuse_credentials(options.repo)
     notes: list[str] = []
     drafts: list[AppDraft] = []
     taken: set[str] = set()

@@ -353,7 +353,7 @@ def test_outputs_are_masked(tmp_path: Path) -> None:
     env = {"PROMOTER_DOTENV": str(dotenv), "GITHUB_OUTPUT": str(output)}
     write_outputs({"PROMOTER_MR_URL": "https://oauth2:glpat-SECRETSECRET@x/y"}, environ=env)
     assert "SECRET" not in dotenv.read_text() + output.read_text()
-    assert dotenv.read_text() == "PROMOTER_MR_URL=https://oauth2:***@x/y\n"
+    assert dotenv.read_text() == "PROMOTER_MR_URL=https://***@x/y\n"  # the whole user part of a URL
 
 
 def test_no_output_files_configured_is_a_no_op(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
