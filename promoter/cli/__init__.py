@@ -1,7 +1,9 @@
 """The ``promoter`` command line: a thin layer that parses options and prints results.
 
 Sub-commands live in their own modules and are imported only when invoked (or listed by ``--help``);
-those modules import nothing heavy at module level, so ``promoter --help`` stays fast.
+those modules import nothing heavy at module level, so ``promoter --help`` stays fast. A command
+registered in ``COMMANDS`` gets the global options (before or after its name) and ``PROMOTER_*``
+variables for its options without any code of its own (:mod:`promoter.cli.global_options`).
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ import importlib
 import importlib.util
 import logging
 import sys
+from typing import Any, NoReturn
 
 import click
 
 from promoter import __version__
-from promoter.cli.context import Globals, report_error
+from promoter.cli.context import Globals, get_globals, report_error
+from promoter.cli.global_options import accept_everywhere, root_options, wants_json
 from promoter.errors import PromoterError
 
 # command name -> "module:attribute"; a command whose module is absent is not offered.
@@ -29,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "reconcile": "promoter.cli.reconcile:reconcile",
     "demo": "promoter.cli.demo:demo",
     "init": "promoter.cli.init:init",
+    "completion": "promoter.cli.completion:completion",
 }
 
 
@@ -50,7 +55,20 @@ class PromoterGroup(click.Group):
         if cmd_name not in COMMANDS or not _available(cmd_name):
             return None
         module_name, attribute = COMMANDS[cmd_name].split(":", 1)
-        return getattr(importlib.import_module(module_name), attribute)
+        return accept_everywhere(getattr(importlib.import_module(module_name), attribute), (cmd_name,))
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        given = list(args)  # click's parser consumes the list
+        try:
+            ctx = super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:
+            if parent is not None or not wants_json(given):
+                raise
+            _report_usage_error(click.Context(self, info_name=info_name, obj=Globals(output="json")), exc)
+        ctx.meta["promoter.args"] = given
+        return ctx
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -59,39 +77,34 @@ class PromoterGroup(click.Group):
             report_error(ctx, exc)
             ctx.exit(exc.exit_code)
         except click.ClickException as exc:
-            if ctx.params.get("output") != "json":
+            if not (get_globals(ctx).json or wants_json(ctx.meta.get("promoter.args", ()))):
                 raise
-            ctx.obj = ctx.obj or Globals(output="json")
-            report_error(ctx, exc)
-            ctx.exit(exc.exit_code)
+            ctx.obj = ctx.obj or Globals()
+            ctx.obj.output = "json"
+            _report_usage_error(ctx, exc)
         return None
 
 
-@click.group(cls=PromoterGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def _report_usage_error(ctx: click.Context, exc: click.ClickException) -> NoReturn:
+    report_error(ctx, exc)
+    raise click.exceptions.Exit(exc.exit_code)
+
+
+@click.group(
+    cls=PromoterGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Global options also work after the command (promoter bump staging ... -o json). Every "
+    "option of a command reads PROMOTER_<COMMAND>_<OPTION> from the environment when not given "
+    "(PROMOTER_BUMP_DRY_RUN=1); `promoter COMMAND --help` shows each variable.",
+)
 @click.version_option(__version__, prog_name="promoter")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    envvar="PROMOTER_CONFIG",
-    help="promoter.yaml to use (default: ./promoter.yaml, else the env repo's root).",
-)
-@click.option("--repo", envvar="PROMOTER_REPO", help="Env repo: URL, local path or file:// URL.")
-@click.option(
-    "--output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json prints one JSON object on stdout, errors included.",
-)
-@click.option("-v", "--verbose", count=True, help="More detail; -v shows tracebacks.")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@root_options
 @click.pass_context
 def cli(
-    ctx: click.Context, config_path: str | None, repo: str | None, output: str, verbose: int, quiet: bool
+    ctx: click.Context, config: str | None, repo: str | None, output: str, verbose: int, quiet: bool
 ) -> None:
     """promoter: bump, promote and preview in a GitOps environment repository."""
-    globals_ = Globals(config_path=config_path, repo=repo, output=output, verbosity=-1 if quiet else verbose)
+    globals_ = Globals(config_path=config, repo=repo, output=output, verbosity=-1 if quiet else verbose)
     ctx.obj = globals_
     globals_.configure_logging()
 
