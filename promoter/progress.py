@@ -180,6 +180,19 @@ class Progress:
         self._shown = True
 
 
+def note(text: str) -> None:
+    """Write one line to the progress stream: for waits that report changes rather than a fraction.
+
+    The same stream and switch as the reporters (``-q`` silences it); masked; never a spinner.
+    """
+    if not _settings.enabled:
+        return
+    stream = _stream()
+    with _lock:
+        stream.write(masking.mask(text) + "\n")
+        stream.flush()
+
+
 def progress(label: str, total: float | None = None, unit: str = "") -> Progress:
     """A reporter for one long step (silent unless the step lasts longer than a second)."""
     return Progress(label, total, unit)

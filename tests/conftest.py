@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.support.leaks",
     "tests.support.registry",
     "tests.kube.fixtures",
+    "tests.support.argocd",
 ]
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -170,6 +170,31 @@ class EnvRepo:
                 depth = min(max_commits, max(depth * 4, 50))
                 self.transport.deepen(branch, depth)
 
+    def contains(self, branch: str, commit: str, descendant: str, *, max_commits: int = 2000) -> bool:
+        """True when ``descendant`` is ``commit`` or has it in its history, as seen on ``branch``.
+
+        Read-only: the branch's history is fetched (blob-less) and deepened progressively until both
+        commits are in it or ``max_commits`` is reached; a ``descendant`` the branch does not reach within
+        that depth answers False.
+        """
+        validate_branch_name(branch)
+        if commit == descendant:
+            return True
+        tracking = f"refs/remotes/origin/{branch}"
+        with self._lock:
+            self.transport.fetch_existing(branch)
+            depth = 1
+            while True:
+                # rev-list walks local commits only (cat-file -e would fetch missing ones from the remote)
+                listed = self.clone.git("rev-list", f"--max-count={max_commits}", tracking).split()
+                if commit in listed and descendant in listed:
+                    history = self.clone.git("rev-list", f"--max-count={max_commits}", descendant).split()
+                    return commit in history
+                if depth >= max_commits or len(listed) < depth:
+                    return False
+                depth = min(max_commits, max(depth * 4, 50))
+                self.transport.deepen(branch, depth)
+
     # -- changing the remote --------------------------------------------------------------------------
     def transaction(
         self,

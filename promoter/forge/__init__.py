@@ -33,6 +33,7 @@ from promoter.forge._http import ForgeHTTPError, Sleep
 from promoter.forge.base import (
     FORGE_TYPES,
     CommitState,
+    CommitStatus,
     Forge,
     ForgeSettings,
     LookupState,
@@ -46,6 +47,7 @@ from promoter.masking import register_secret
 __all__ = [
     "ApprovalRequiredError",
     "CommitState",
+    "CommitStatus",
     "Forge",
     "ForgeHTTPError",
     "ForgeSettings",

@@ -71,6 +71,17 @@ class Request:
     extra: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class CommitStatus:
+    """One status on a commit, latest per context, in :data:`CommitState` words (GitHub ``failure`` and
+    ``error`` read as "failed"; GitLab ``created``/``manual`` as "pending", ``skipped`` as "canceled")."""
+
+    context: str
+    state: str
+    description: str = ""
+    target_url: str | None = None
+
+
 @runtime_checkable
 class Forge(Protocol):
     """Operations promoter needs from a code forge. See the module docstring for shared guarantees."""
@@ -151,6 +162,10 @@ class Forge(Protocol):
         target_url: str | None = None,
     ) -> None:
         """Set a commit status (GitLab pipeline-external status, GitHub commit status)."""
+        ...
+
+    def commit_statuses(self, sha: str) -> list[CommitStatus]:
+        """The newest status of every context on ``sha`` (one call for up to 100 contexts)."""
         ...
 
     def compare_url(self, base: str, head: str) -> str | None:

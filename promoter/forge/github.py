@@ -19,6 +19,7 @@ from urllib.parse import quote
 from promoter.forge._http import TIMEOUT, ErrorContext, ForgeHTTPError, Sleep, is_network_error, make_retry
 from promoter.forge.base import (
     CommitState,
+    CommitStatus,
     LookupState,
     Outcome,
     Request,
@@ -37,6 +38,7 @@ _COMMIT_STATES = {
     "failed": "failure",
     "canceled": "error",
 }
+_READ_STATES = {"pending": "pending", "success": "success", "failure": "failed", "error": "failed"}
 _GRAPHQL_STATES: dict[str, RequestState] = {"OPEN": "open", "CLOSED": "closed", "MERGED": "merged"}
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _BATCH = 100
@@ -361,6 +363,25 @@ class GitHubForge:
         if target_url:
             body["target_url"] = target_url
         self._call("set commit status", "POST", f"{self._repo}/statuses/{quote(sha, safe='')}", body=body)
+
+    def commit_statuses(self, sha: str) -> list[CommitStatus]:
+        """``GET /repos/{owner}/{repo}/commits/{ref}/status``: the combined status, newest per context."""
+        data = self._call(
+            "read commit statuses",
+            "GET",
+            f"{self._repo}/commits/{quote(sha, safe='')}/status",
+            params={"per_page": 100},
+        )
+        return [
+            CommitStatus(
+                context=str(item.get("context") or ""),
+                state=_READ_STATES.get(str(item.get("state") or ""), "pending"),
+                description=str(item.get("description") or ""),
+                target_url=item.get("target_url") or None,
+            )
+            for item in (data or {}).get("statuses") or ()
+            if isinstance(item, dict)
+        ]
 
     def compare_url(self, base: str, head: str) -> str:
         return f"{self.web_url}/{self.project}/compare/{quote(base, safe='/')}...{quote(head, safe='/')}"

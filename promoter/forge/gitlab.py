@@ -25,6 +25,7 @@ from promoter.forge._http import (
 )
 from promoter.forge.base import (
     CommitState,
+    CommitStatus,
     LookupState,
     Outcome,
     Request,
@@ -41,6 +42,19 @@ _STATES: dict[str, RequestState] = {
     "locked": "open",
     "closed": "closed",
     "merged": "merged",
+}
+_READ_STATES = {
+    "created": "pending",
+    "waiting_for_resource": "pending",
+    "preparing": "pending",
+    "pending": "pending",
+    "manual": "pending",
+    "scheduled": "pending",
+    "running": "running",
+    "success": "success",
+    "failed": "failed",
+    "canceled": "canceled",
+    "skipped": "canceled",
 }
 _DRAFT_PREFIXES = ("Draft:", "[Draft]", "(Draft)", "Draft -")
 #: GitLab answers 405/406 while it is still computing whether a fresh MR is mergeable.
@@ -360,6 +374,21 @@ class GitLabForge:
             data["target_url"] = target_url
         with self._errors("set commit status"):
             self._gl.http_post(f"{self._api}/statuses/{quote(sha, safe='')}", post_data=data)
+
+    def commit_statuses(self, sha: str) -> list[CommitStatus]:
+        """``GET /projects/:id/repository/commits/:sha/statuses``: the newest status of every name."""
+        found = self._list(
+            "read commit statuses", f"{self._api}/repository/commits/{quote(sha, safe='')}/statuses", {}
+        )
+        return [
+            CommitStatus(
+                context=str(item.get("name") or ""),
+                state=_READ_STATES.get(str(item.get("status") or ""), "pending"),
+                description=str(item.get("description") or ""),
+                target_url=item.get("target_url") or None,
+            )
+            for item in found
+        ]
 
     def _web_project(self) -> str:
         if self._path_with_namespace is None:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable
 
 from promoter.errors import ApprovalRequiredError, ConfigError
-from promoter.forge.base import CommitState, LookupState, Outcome, Request
+from promoter.forge.base import CommitState, CommitStatus, LookupState, Outcome, Request
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,14 @@ class NoneForge:
         target_url: str | None = None,
     ) -> None:
         log.debug("forge type is none: commit status %s=%s for %s skipped", context, state, sha)
+
+    def commit_statuses(self, sha: str) -> list[CommitStatus]:
+        raise ConfigError(
+            "commit statuses cannot be read because forge type is none",
+            where="promoter.yaml: forge.type",
+            hint="set forge.type to gitlab or github, or observe the deployment another way (deploy.argocd, "
+            "deploy.flux, deploy.promoter)",
+        )
 
     def compare_url(self, base: str, head: str) -> str | None:
         return None

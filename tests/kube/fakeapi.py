@@ -114,7 +114,9 @@ class FakeKube:
         handler = type("Handler", (_Handler,), {"store": store})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         self.kubeconfig.write_text(
             json.dumps(
