@@ -383,6 +383,51 @@ class GitHubForge:
             if isinstance(item, dict)
         ]
 
+    # -- deployments (reporting a deploy on the app repository) -------------------------------------
+    def create_deployment(
+        self,
+        ref: str,
+        environment: str,
+        *,
+        description: str,
+        transient: bool = False,
+        payload: dict[str, Any] | None = None,
+    ) -> int:
+        """``POST /repos/{owner}/{repo}/deployments`` for ``ref`` (a commit sha); returns the id.
+
+        ``auto_merge`` is off and ``required_contexts`` empty: the deployment records what happened, it
+        does not gate on the commit's checks (which include the very job that reports it).
+        """
+        body: dict[str, Any] = {
+            "ref": ref,
+            "environment": environment,
+            "description": description[:_STATUS_DESCRIPTION_LIMIT],
+            "auto_merge": False,
+            "required_contexts": [],
+            "transient_environment": transient,
+            "payload": payload or {},
+        }
+        data = self._call("create deployment", "POST", f"{self._repo}/deployments", body=body)
+        return int(data["id"])
+
+    def create_deployment_status(
+        self,
+        deployment: int,
+        state: str,
+        *,
+        description: str,
+        environment_url: str | None = None,
+        log_url: str | None = None,
+    ) -> None:
+        """``POST .../deployments/{id}/statuses``; ``state``: in_progress, success, failure, error."""
+        body: dict[str, Any] = {"state": state, "description": description[:_STATUS_DESCRIPTION_LIMIT]}
+        if environment_url:
+            body["environment_url"] = environment_url
+        if log_url:
+            body["log_url"] = log_url
+        path = f"{self._repo}/deployments/{int(deployment)}/statuses"
+        self._call("create deployment status", "POST", path, body=body)
+
     def compare_url(self, base: str, head: str) -> str:
         return f"{self.web_url}/{self.project}/compare/{quote(base, safe='/')}...{quote(head, safe='/')}"
 

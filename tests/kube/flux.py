@@ -76,7 +76,11 @@ def kustomization(name: str = "apps", ns: str = "flux-system", path: str = "./st
 
 
 def helm_release(
-    name: str = "api", ns: str = "staging", *, tag: str = "1.4.2", parent: tuple[str, str] | None = ("flux-system", "apps")
+    name: str = "api",
+    ns: str = "staging",
+    *,
+    tag: str = "1.4.2",
+    parent: tuple[str, str] | None = ("flux-system", "apps"),
 ) -> dict[str, Any]:
     labels = (
         {"kustomize.toolkit.fluxcd.io/name": parent[1], "kustomize.toolkit.fluxcd.io/namespace": parent[0]}
@@ -139,7 +143,11 @@ def kustomization_status(
 
 def helm_release_status(
     *,
-    ready: tuple[str, str, str] = ("True", "UpgradeSucceeded", "Helm upgrade succeeded for release staging/api.v4"),
+    ready: tuple[str, str, str] = (
+        "True",
+        "UpgradeSucceeded",
+        "Helm upgrade succeeded for release staging/api.v4",
+    ),
     observed_generation: int = 1,
     attempted_generation: int | None = None,
     stalled: tuple[str, str] | None = None,

@@ -23,7 +23,11 @@ import pytest
 
 ENV_REPO = "https://git.example.com/acme/environments.git"
 PERMISSION_DENIED = {"error": "permission denied", "code": 7, "message": "permission denied"}
-UNAUTHENTICATED = {"error": "invalid session: token is expired", "code": 16, "message": "invalid session: token is expired"}
+UNAUTHENTICATED = {
+    "error": "invalid session: token is expired",
+    "code": 16,
+    "message": "invalid session: token is expired",
+}
 
 
 @dataclass
@@ -136,7 +140,10 @@ def application(
         if multi:
             sync_result = {"resources": sync_failures or [], "revisions": revisions, "sources": sources}
         status["operationState"] = {
-            "operation": {"sync": {"revision": op_rev, "syncStrategy": {"hook": {}}}, "initiatedBy": {"automated": True}},
+            "operation": {
+                "sync": {"revision": op_rev, "syncStrategy": {"hook": {}}},
+                "initiatedBy": {"automated": True},
+            },
             "phase": operation,
             "message": operation_message,
             "syncResult": sync_result,
@@ -211,7 +218,9 @@ class FakeArgoCD:
                 name = unquote(parts.path[len(prefix) :]) if parts.path.startswith(prefix) else ""
                 with fake._lock:
                     fake.requests.append(
-                        Recorded("GET", name, parse_qs(parts.query), dict(self.headers.items()), time.monotonic())
+                        Recorded(
+                            "GET", name, parse_qs(parts.query), dict(self.headers.items()), time.monotonic()
+                        )
                     )
                 auth = self.headers.get("Authorization", "")
                 if not name:
@@ -231,7 +240,9 @@ class FakeArgoCD:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:

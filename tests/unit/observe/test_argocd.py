@@ -22,7 +22,9 @@ def source(argocd: FakeArgoCD, name: str = "api-staging", **kwargs: object) -> A
     return ArgoCDSource(argocd.url, name, token=TOKEN, **kwargs)  # type: ignore[arg-type]
 
 
-def run_wait(argocd: FakeArgoCD, fake_time, *, timeout: float = 600, settle: float = 0, name: str = "api-staging"):
+def run_wait(
+    argocd: FakeArgoCD, fake_time, *, timeout: float = 600, settle: float = 0, name: str = "api-staging"
+):
     lines: list[str] = []
     waiter = Waiter(
         [Target("staging", ("api",), source(argocd, name), "1.4.2")],
@@ -59,7 +61,9 @@ def test_app_namespace_and_no_refresh_after_the_first_poll(argocd: FakeArgoCD) -
 
 
 def test_out_of_sync(argocd: FakeArgoCD) -> None:
-    argocd.script("api-staging", application("api-staging", revision=PUSHED, sync="OutOfSync", operation=None))
+    argocd.script(
+        "api-staging", application("api-staging", revision=PUSHED, sync="OutOfSync", operation=None)
+    )
     observation = source(argocd).observe()
     assert (observation.in_sync, observation.sync_label, observation.attempted) == (False, "OutOfSync", ())
 
@@ -81,7 +85,10 @@ def test_degraded_names_the_resources_and_their_messages(argocd: FakeArgoCD) -> 
     )
     observation = source(argocd).observe()
     assert observation.health == "Degraded"
-    assert [str(r) for r in observation.failing] == [f'Deployment "api": {message}', 'Pod "api-7d9c-x": Missing']
+    assert [str(r) for r in observation.failing] == [
+        f'Deployment "api": {message}',
+        'Pod "api-7d9c-x": Missing',
+    ]
 
 
 def test_failed_operation(argocd: FakeArgoCD) -> None:
@@ -150,7 +157,10 @@ def test_502_is_transient(argocd: FakeArgoCD) -> None:
 
 
 def test_429_honours_retry_after(argocd: FakeArgoCD) -> None:
-    argocd.script("api-staging", Answer(429, {"error": "slow down", "code": 8, "message": "slow down"}, {"Retry-After": "7"}))
+    argocd.script(
+        "api-staging",
+        Answer(429, {"error": "slow down", "code": 8, "message": "slow down"}, {"Retry-After": "7"}),
+    )
     with pytest.raises(SourceUnavailable) as caught:
         source(argocd).observe()
     assert caught.value.retry_after == 7.0
@@ -163,7 +173,9 @@ def test_401_stops_with_a_hint_and_never_shows_the_token(argocd: FakeArgoCD) -> 
     error = caught.value
     assert error.exit_code == 1
     assert error.message == "Argo CD: 401 unauthorized: invalid session: token is expired"
-    assert error.hint == "Argo CD rejected the token from ARGOCD_AUTH_TOKEN: check it is valid and not expired"
+    assert (
+        error.hint == "Argo CD rejected the token from ARGOCD_AUTH_TOKEN: check it is valid and not expired"
+    )
     assert TOKEN not in str(error.as_dict()) and masking.mask(TOKEN) == "***"
 
 
@@ -179,7 +191,9 @@ def test_403_names_both_causes(argocd: FakeArgoCD) -> None:
     argocd.script("api-staging", Answer(403, PERMISSION_DENIED))
     with pytest.raises(SourceAccessDenied) as caught:
         source(argocd).observe()
-    assert "does not exist" in (caught.value.hint or "") and "'applications, get'" in (caught.value.hint or "")
+    assert "does not exist" in (caught.value.hint or "") and "'applications, get'" in (
+        caught.value.hint or ""
+    )
 
 
 def test_403_for_a_preview_means_not_created_yet(argocd: FakeArgoCD) -> None:

@@ -94,7 +94,10 @@ def test_ready_for_an_older_generation_is_not_in_sync(flux: FakeKube) -> None:
 
 def test_reconciling(flux: FakeKube) -> None:
     status = kustomization_status(
-        applied=OLD, attempted=PUSHED, ready=("Unknown", "Progressing", "Reconciliation in progress"), reconciling=True
+        applied=OLD,
+        attempted=PUSHED,
+        ready=("Unknown", "Progressing", "Reconciliation in progress"),
+        reconciling=True,
     )
     set_status(flux, "Kustomization", "apps", "flux-system", status)
     observation = kustomization_source().observe()
@@ -174,7 +177,11 @@ def test_helm_release_upgrade_failure_after_retries(flux: FakeKube) -> None:
     apply(helm_release(tag="1.4.3"))
     set_status(flux, "Kustomization", "apps", "flux-system", kustomization_status(applied=PUSHED))
     status = helm_release_status(
-        ready=("False", "UpgradeFailed", "Helm upgrade failed for release staging/api: context deadline exceeded"),
+        ready=(
+            "False",
+            "UpgradeFailed",
+            "Helm upgrade failed for release staging/api: context deadline exceeded",
+        ),
         observed_generation=1,
         attempted_generation=2,
         stalled=("RetriesExceeded", "Failed to upgrade after 1 attempt(s)"),
@@ -212,8 +219,10 @@ def test_wait_on_a_kustomization_from_reconciling_to_ready(flux: FakeKube, fake_
     )
     set_status(flux, "Kustomization", "apps", "flux-system", reconciling)
     fake_time.on_sleep.append(
-        lambda now: now >= 1010
-        and set_status(flux, "Kustomization", "apps", "flux-system", kustomization_status(applied=PUSHED))
+        lambda now: (
+            now >= 1010
+            and set_status(flux, "Kustomization", "apps", "flux-system", kustomization_status(applied=PUSHED))
+        )
     )
     lines: list[str] = []
     outcome = Waiter(
@@ -265,7 +274,9 @@ def refusing_cluster(
 
         def do_GET(self) -> None:
             reason = "Forbidden" if code == 403 else "Unauthorized"
-            body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code})
+            body = json.dumps(
+                {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code}
+            )
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -310,5 +321,5 @@ def test_unreachable_cluster_is_transient(tmp_path: Path, monkeypatch: pytest.Mo
     (tmp_path / "kubeconfig").write_text(json.dumps(config))
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
     monkeypatch.setenv("KUBECACHEDIR", str(tmp_path / "cache"))
-    with pytest.raises(SourceUnavailable, match="connection to the server 127.0.0.1:9 was refused"):
+    with pytest.raises(SourceUnavailable, match=r"connection to the server 127\.0\.0\.1:9 was refused"):
         kustomization_source().observe(budget=3)

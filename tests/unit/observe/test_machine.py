@@ -53,7 +53,13 @@ def test_healthy_at_once_without_settle() -> None:
     tracker = Tracker("staging", "api")
     state = tracker.advance(SYNCED_HEALTHY, now=105.0, started=100.0, revision="a" * 40, **AT)
     assert state == DeploymentState(
-        env="staging", app="api", phase="healthy", revision="a" * 40, sync="Synced", health="Healthy", seconds=5.0
+        env="staging",
+        app="api",
+        phase="healthy",
+        revision="a" * 40,
+        sync="Synced",
+        health="Healthy",
+        seconds=5.0,
     )
     assert state.done and state.word == "Healthy"
 
@@ -88,7 +94,12 @@ def test_retrying_keeps_the_last_state() -> None:
     tracker = Tracker("staging", "api")
     tracker.advance(Observation(in_sync=False, sync_label="OutOfSync"), now=1, started=0, revision="b", **AT)
     state = tracker.retrying("Argo CD: 502", now=7, started=0)
-    assert (state.phase, state.sync, state.retrying, state.seconds) == ("progressing", "OutOfSync", "Argo CD: 502", 7)
+    assert (state.phase, state.sync, state.retrying, state.seconds) == (
+        "progressing",
+        "OutOfSync",
+        "Argo CD: 502",
+        7,
+    )
 
 
 def test_words_for_progress_lines() -> None:
@@ -96,7 +107,7 @@ def test_words_for_progress_lines() -> None:
     assert base.word == "Pending"
     assert DeploymentState(env="e", app="a", phase="pending", sync="NotFound").word == "NotFound"
     assert DeploymentState(env="e", app="a", phase="progressing", sync="OutOfSync").word == "OutOfSync"
-    assert DeploymentState(env="e", app="a", phase="progressing", sync="Synced", health="Progressing").word == (
-        "Progressing"
-    )
+    assert DeploymentState(
+        env="e", app="a", phase="progressing", sync="Synced", health="Progressing"
+    ).word == ("Progressing")
     assert DeploymentState(env="e", app="a", phase="failed", sync="Synced", health="Healthy").word == "Failed"
