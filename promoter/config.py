@@ -181,7 +181,27 @@ class Config:
 def _unknown_name(kind: str, name: str, known: Mapping[str, Any], source: str) -> ConfigError:
     names = _closest_first(name, known)
     hint = f"known {kind}s: {', '.join(names)}" if names else f"{source} defines no {kind}s"
+    guess = did_you_mean(name, names)
+    if guess is not None:
+        hint = f"did you mean {guess!r}? {hint}"
     return ConfigError(f"unknown {kind} {name!r}", where=source, hint=hint)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The choice ``word`` was probably meant to be: same letters in another case, a unique name it starts
+    (or an abbreviation like ``prod``), else the closest spelling; None when nothing is close."""
+    options = list(choices)
+    lowered = word.lower()
+    for option in options:
+        if option.lower() == lowered:
+            return option
+    starts = [option for option in options if lowered and option.lower().startswith(lowered)]
+    if len(starts) == 1:
+        return starts[0]
+    close = difflib.get_close_matches(lowered, [option.lower() for option in options], n=1, cutoff=0.6)
+    if close:
+        return next(option for option in options if option.lower() == close[0])
+    return None
 
 
 # -------------------------------------------------------------------------------------------------

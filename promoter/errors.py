@@ -37,6 +37,11 @@ EXIT_CODES: dict[int, str] = {
 }
 
 
+def one_line(text: str) -> str:
+    """``text`` on one line: a hint is always one line, whatever went into it (its lines joined by "; ")."""
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 class PromoterError(Exception):
     """Base of every error promoter reports to its user.
 
@@ -49,7 +54,7 @@ class PromoterError(Exception):
         super().__init__(message)
         self.message = message
         self.where = where
-        self.hint = hint
+        self.hint = one_line(hint) if hint else hint
 
     def __str__(self) -> str:
         return f"{self.message} ({self.where})" if self.where else self.message

@@ -6,8 +6,9 @@ the downgrade guard runs inside it too, against what the newest head says.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from promoter.envrepo import ChangeSet, EnvRepo
 from promoter.errors import (
     ConfigError,
     DowngradeRefusedError,
+    GitError,
     ImageReferenceError,
+    PromoterError,
     UsageError,
 )
 from promoter.imageref import ImageRef, is_valid_tag
@@ -116,8 +119,10 @@ class _Plan:
         targets: list[tuple[App, ImageRef]],
         options: BumpOptions,
         repo: EnvRepo,
+        verify: Callable[[list[tuple[App, ImageRef]]], object] | None = None,
     ) -> None:
         self.session = session
+        self.verify = verify  # the registry check, run once and only when something is to be written
         self.env = env
         self.targets = targets
         self.options = options
@@ -153,6 +158,9 @@ class _Plan:
         changes: list[Change] = []
         paths: list[str] = []
         results = {path: apply_edits(documents[path], planned) for path, planned in edits.items()}
+        if self.verify is not None and any(result.changed for result in results.values()):
+            self.verify(self.targets)  # exit 4 when a tag is missing; nothing was written yet
+            self.verify = None
         for path, result in results.items():  # every file verified before the first one is written
             if result.changed:
                 tree.write_text(path, result.new_text)
@@ -209,19 +217,22 @@ def bump(session: Session, options: BumpOptions) -> BumpResult:
     config = session.config
     env = config.environment(options.env)
     targets = resolve_targets(config, options)
-    if options.verify_image:
-        targets = verify_in_registry(targets, pin=options.pin_digest)
-    elif options.pin_digest:
+    if options.pin_digest and not options.verify_image:
         raise UsageError("--pin-digest needs the registry: drop --no-verify-image")
+    review_branch = (
+        f"promoter/{env.name}/{targets[0][0].name}" if len(targets) == 1 else f"promoter/{env.name}/bump"
+    )
     with session.env_repo(app_paths(env, [app for app, _ in targets])) as repo:
-        plan = _Plan(session, env, targets, options, repo)
+        verify = None
+        if options.pin_digest:  # the digest is part of the edit: ask first
+            targets = verify_in_registry(targets, pin=True)
+        elif options.verify_image and not (env.approval and review_says(repo, env, targets, review_branch)):
+            verify = functools.partial(verify_in_registry, pin=False)
+        plan = _Plan(session, env, targets, options, repo, verify)
 
         def message(_changes: ChangeSet) -> str:
             return commit_message(config, env, plan.apps, session.ci)
 
-        review_branch = (
-            f"promoter/{env.name}/{targets[0][0].name}" if len(targets) == 1 else f"promoter/{env.name}/bump"
-        )
         delivery = deliver(
             session,
             repo,
@@ -234,6 +245,40 @@ def bump(session: Session, options: BumpOptions) -> BumpResult:
             review_rows=lambda: _rows(plan),
         )
     return BumpResult(env=env.name, delivery=delivery, apps=plan.apps)
+
+
+def review_says(
+    repo: EnvRepo, env: Environment, targets: list[tuple[App, ImageRef]], review_branch: str
+) -> bool:
+    """True when the open review branch already says every target: it was verified when it was written,
+    so a repeated bump of an approval environment needs no registry either."""
+    if repo.head(review_branch) is None:
+        return False
+    try:
+        texts = repo.read_files(review_branch, app_paths(env, [app for app, _ in targets]))
+    except GitError:
+        return False
+    if _says(env, targets, texts):
+        LOG.info("%s already says %s: the registry was not asked", review_branch, targets[0][1])
+        return True
+    return False
+
+
+def _says(env: Environment, targets: list[tuple[App, ImageRef]], texts: Mapping[str, str | None]) -> bool:
+    for app, ref in targets:
+        for target in app.files_for(env.name):
+            path = env.file_path(target.file)
+            text = texts.get(path)
+            if text is None:
+                return False
+            try:
+                document = YamlDocument.parse(text, f"{env.branch}:{path}")
+                planned, _ = plan_file(document, target.key, target.doc, app, ref)
+                if not planned or apply_edits(document, planned).changed:
+                    return False
+            except PromoterError:
+                return False  # the transaction reports it properly
+    return True
 
 
 def _title(plan: _Plan, env: Environment) -> str:

@@ -12,8 +12,8 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -421,6 +421,21 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def _with_forge_url(options: InitOptions, environ: Mapping[str, str], notes: list[str]) -> InitOptions:
+    """A GitLab forge needs its URL: ``--forge-url``, else the GitLab CI server this job runs on; never a
+    silent default to gitlab.com."""
+    if options.forge != "gitlab" or options.forge_url:
+        return options
+    server = (environ.get("CI_SERVER_URL") or "").strip().rstrip("/")
+    if not server:
+        raise UsageError(
+            "--forge gitlab needs the GitLab URL",
+            hint="pass --forge-url https://gitlab.example.com (https://gitlab.com for GitLab.com)",
+        )
+    notes.append(f"forge URL {server} (from CI_SERVER_URL)")
+    return replace(options, forge_url=server)
+
+
 def _refuse_credentials(repo: str | None) -> None:
     """promoter.yaml is committed: a repository URL holding a credential must not be written into it."""
     from promoter import masking
@@ -445,7 +460,14 @@ def _check_names(environments: tuple[EnvSpec, ...], approvals: tuple[str, ...]) 
             )
 
 
-def run_init(options: InitOptions, target: Path, *, force: bool = False, write: bool = True) -> InitResult:
+def run_init(
+    options: InitOptions,
+    target: Path,
+    *,
+    force: bool = False,
+    write: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> InitResult:
     """Render, validate and (unless ``write`` is false) write ``target``; never overwrite without ``force``.
 
     Raises :class:`UsageError` (exit 2) when ``target`` exists and ``force`` is false, or the options
@@ -461,6 +483,7 @@ def run_init(options: InitOptions, target: Path, *, force: bool = False, write: 
         raise UsageError(f"--forge {options.forge!r}: use gitlab, github or none")
     _refuse_credentials(options.repo)
     notes: list[str] = []
+    options = _with_forge_url(options, os.environ if environ is None else environ, notes)
     drafts: list[AppDraft] = []
     taken: set[str] = set()
     for name, image in options.apps:

@@ -56,11 +56,11 @@ class _Reader:
         self.pos = 0
 
     def error(self, what: str) -> KeySyntaxError:
-        pointer = f"{self.text}\n{' ' * self.pos}^"
+        marked = f"{self.text[: self.pos]}>>>{self.text[self.pos :]}"  # the hint is one line
         return KeySyntaxError(
             f"invalid key path: {what} at character {self.pos + 1}",
             where=repr(self.text),
-            hint=f'{pointer}\nsyntax: a.b[0].c, list[name=image.tag].value, a."dotted.key"',
+            hint=f'at {marked!r}; syntax: a.b[0].c, list[name=image.tag].value, a."dotted.key"',
         )
 
     def peek(self) -> str:

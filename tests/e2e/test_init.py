@@ -100,7 +100,10 @@ def test_scan_proposes_apps_from_image_references(tmp_path: Path, run_cli) -> No
     repo = tmp_path / "env-repo"
     _scan_repo(repo)
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-    result = run_cli("init", "--scan", str(repo), "--forge", "gitlab", "--project", "acme/environments")
+    result = run_cli(
+        "init", "--scan", str(repo), "--forge", "gitlab", "--project", "acme/environments",
+        env={"CI_SERVER_URL": "https://gitlab.example.com"},
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "scanned" in result.output and "# --- CI snippet (gitlab) ---" in result.output
     # the shared base lies outside both environment directories: reported, not guessed into an app

@@ -134,10 +134,12 @@ def test_unknown_environment_and_app_list_the_known_names_closest_first() -> Non
     with pytest.raises(ConfigError) as caught:
         config.environment("prod")
     assert caught.value.exit_code == 2
-    assert caught.value.hint == "known environments: production, staging, qa"
+    assert caught.value.hint == "did you mean 'production'? known environments: production, staging, qa"
     with pytest.raises(ConfigError) as caught:
         config.app("wbe")
-    assert caught.value.hint is not None and caught.value.hint.startswith("known apps: web")
+    assert caught.value.hint is not None and caught.value.hint.startswith(
+        "did you mean 'web'? known apps: web"
+    )
 
 
 def test_apps_for_image_compares_repositories() -> None:
