@@ -24,13 +24,22 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from promoter.errors import ConfigError, InputError, TemplateError, UnsafeTargetError, UsageError
+from promoter.errors import (
+    ConfigError,
+    InputError,
+    PromoterError,
+    TemplateError,
+    UnsafeTargetError,
+    UsageError,
+)
 
 ANNOTATION_ID = "promoter.dev/preview-id"
 ANNOTATION_PROJECT = "promoter.dev/project"
 ANNOTATION_BRANCH = "promoter.dev/source-branch"
 ANNOTATION_EXPIRES = "promoter.dev/expires-at"
 REQUIRED_ANNOTATIONS = (ANNOTATION_ID, ANNOTATION_PROJECT, ANNOTATION_BRANCH, ANNOTATION_EXPIRES)
+ANNOTATION_TAG = "promoter.dev/tag"
+ANNOTATION_IMAGE = "promoter.dev/image"
 PRUNE_LABEL = "promoter.dev/prune"
 
 BUNDLED_TEMPLATES = ("argocd-application", "manifests")
@@ -234,6 +243,11 @@ class PreviewContext:
             ANNOTATION_EXPIRES: self.expires_at,
         }
 
+    def promoter_annotations(self) -> dict[str, str]:
+        """What promoter adds to a template's first document when the template leaves them out: the required
+        annotations, and the tag and image that let a later ``up`` update the file in place."""
+        return {**self.expected_annotations(), ANNOTATION_TAG: self.tag, ANNOTATION_IMAGE: self.image}
+
 
 # --- templates ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -346,8 +360,86 @@ def render_preview(
         else:
             template = PreviewTemplate(template, "<template>")
     text = render_template(template, ctx.variables())
+    text = add_missing_annotations(text, ctx.promoter_annotations(), origin=template.origin)
     check_rendered(text, ctx, origin=template.origin)
     return text
+
+
+def add_missing_annotations(text: str, wanted: Mapping[str, str], *, origin: str = "<rendered>") -> str:
+    """``text`` with those of ``wanted`` that its first document's ``metadata.annotations`` lacks inserted.
+
+    Only lines are added (in the document's own indentation and line ending; into a flow mapping when it
+    is one); nothing else changes. Text that does not parse, or whose first document has no ``metadata``
+    mapping, is returned unchanged for :func:`check_rendered` to explain.
+    """
+    from ruamel.yaml.nodes import MappingNode, ScalarNode
+
+    from promoter.yamledit.document import compose_all
+
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    body = text[len(bom) :]
+    try:
+        roots = compose_all(body, origin)
+    except PromoterError:
+        return text
+    metadata = _mapping_value(roots[0], "metadata") if roots else None
+    if not isinstance(metadata, MappingNode):
+        return text
+    annotations = _mapping_value(metadata, "annotations")
+    present = (
+        {str(key.value) for key, _ in annotations.value if isinstance(key, ScalarNode)}
+        if isinstance(annotations, MappingNode)
+        else set()
+    )
+    entries = [f"{key}: {yaml_scalar(value)}" for key, value in wanted.items() if key not in present]
+    if not entries:
+        return text
+    newline = "\r\n" if "\r\n" in body else "\n"
+    if isinstance(annotations, MappingNode):
+        inserted = _insert_entries(body, annotations, entries, newline)
+    elif annotations is None and not metadata.flow_style:
+        indent = " " * 2
+        block = [f"annotations:{newline}" + newline.join(indent + entry for entry in entries)]
+        inserted = _insert_entries(body, metadata, block, newline)
+    elif annotations is None:
+        inserted = _insert_entries(body, metadata, ["annotations: {" + ", ".join(entries) + "}"], newline)
+    elif isinstance(annotations, ScalarNode) and annotations.tag.endswith(":null") and not annotations.value:
+        at = annotations.start_mark.index  # `annotations:` with nothing after it
+        inserted = body[:at] + " {" + ", ".join(entries) + "}" + body[at:]
+    else:
+        return text
+    return text if inserted is None else bom + inserted
+
+
+def _mapping_value(node: Any, key: str) -> Any:
+    from ruamel.yaml.nodes import MappingNode, ScalarNode
+
+    if not isinstance(node, MappingNode):
+        return None
+    for key_node, value in node.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key:
+            return value
+    return None
+
+
+def _insert_entries(body: str, mapping: Any, entries: list[str], newline: str) -> str | None:
+    """``entries`` (``key: value`` texts) added at the top of ``mapping``, block or flow; None when its
+    layout is not one promoter can add a line to without touching anything else."""
+    if mapping.flow_style or not mapping.value:
+        start = mapping.start_mark.index
+        if body[start : start + 1] != "{":
+            return None
+        separator = ", " if mapping.value else ""
+        return body[: start + 1] + ", ".join(entries) + separator + body[start + 1 :]
+    first = mapping.value[0][0]
+    column = first.start_mark.column
+    line_start = first.start_mark.index - column
+    if line_start < 0 or body[line_start : first.start_mark.index].strip(" "):
+        return None  # the first key shares its line with something else (`- name: x`)
+    lines = "".join(
+        " " * column + entry.replace(newline, newline + " " * column) + newline for entry in entries
+    )
+    return body[:line_start] + lines + body[line_start:]
 
 
 # --- checking rendered output ---------------------------------------------------------------------

@@ -348,7 +348,7 @@ def test_sandbox_refuses_mutation() -> None:
         ("- a\n- b\n", "not a mapping"),
         ("kind: X\n", "apiVersion"),
         ("", "empty"),
-        ("apiVersion: v1\nkind: X\nmetadata: {name: n, annotations: {promoter.dev/project: p}}\n", "lacks"),
+        ("apiVersion: v1\nkind: X\nmetadata: {name: n, annotations: [promoter.dev/project]}\n", "lacks"),
     ],
 )
 def test_rendered_output_is_checked(template: str, words: str) -> None:
@@ -406,3 +406,41 @@ def test_importing_templating_does_not_import_jinja2() -> None:
     code = "import sys, promoter.templating; print('jinja2' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "kind: A\nmetadata:\n  name: x\n  annotations:\n    a: b\n",
+            'kind: A\nmetadata:\n  name: x\n  annotations:\n    promoter.dev/tag: "1.0"\n    a: b\n',
+        ),
+        (
+            "kind: A\nmetadata:\n    name: x\n",
+            'kind: A\nmetadata:\n    annotations:\n      promoter.dev/tag: "1.0"\n    name: x\n',
+        ),
+        (
+            "kind: A\nmetadata: {name: x}\n",
+            'kind: A\nmetadata: {annotations: {promoter.dev/tag: "1.0"}, name: x}\n',
+        ),
+        (
+            "kind: A\nmetadata:\n  name: x\n  annotations: {}\n",
+            'kind: A\nmetadata:\n  name: x\n  annotations: {promoter.dev/tag: "1.0"}\n',
+        ),
+        (
+            "kind: A\nmetadata:\n  name: x\n  annotations:\n",
+            'kind: A\nmetadata:\n  name: x\n  annotations: {promoter.dev/tag: "1.0"}\n',
+        ),
+        (
+            "kind: A\r\nmetadata:\r\n  name: x\r\n---\r\nkind: B\r\n",
+            'kind: A\r\nmetadata:\r\n  annotations:\r\n    promoter.dev/tag: "1.0"\r\n  name: x\r\n---\r\nkind: B\r\n',
+        ),
+        ("kind: A\nmetadata:\n  annotations: {promoter.dev/tag: x}\n", None),  # present: untouched
+        ("kind: A\nmetadata: [x]\n", None),  # nothing to add to: check_rendered explains
+        ("a: [unclosed\n", None),
+    ],
+)
+def test_missing_annotations_are_added_as_lines(text: str, expected: str | None) -> None:
+    from promoter.templating import add_missing_annotations
+
+    assert add_missing_annotations(text, {"promoter.dev/tag": "1.0"}) == (expected or text)

@@ -18,7 +18,9 @@ from promoter.templating import (
     ANNOTATION_BRANCH,
     ANNOTATION_EXPIRES,
     ANNOTATION_ID,
+    ANNOTATION_IMAGE,
     ANNOTATION_PROJECT,
+    ANNOTATION_TAG,
     preview_annotations,
 )
 
@@ -28,8 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
 LOG = logging.getLogger("promoter.preview")
 
 TRAILER_PREVIEW = "Promoter-Preview"
-ANNOTATION_TAG = "promoter.dev/tag"
-ANNOTATION_IMAGE = "promoter.dev/image"
 ANNOTATION_COMMIT = "promoter.dev/commit"
 ANNOTATION_CREATED = "promoter.dev/created-at"
 _SUFFIXES = (".yaml", ".yml")

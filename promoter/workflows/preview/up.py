@@ -13,6 +13,7 @@ from promoter.errors import (
     ConfigError,
     ImageReferenceError,
     InputError,
+    PromoterError,
     UnsafeTargetError,
     UsageError,
 )
@@ -38,6 +39,7 @@ from promoter.workflows.preview.files import (
     ANNOTATION_COMMIT,
     ANNOTATION_IMAGE,
     ANNOTATION_TAG,
+    LOG,
     PreviewEnv,
     mentions_id,
     parse_preview,
@@ -259,8 +261,15 @@ class UpEdit:
         return ChangeSet(changes=[f"{self.path}: {self.mode}"], paths=[self.path])
 
     def _update(self, tree: SafeTree, existing: PreviewEnv) -> ChangeSet:
-        """Byte-minimal: the image sites of our repository and the tag/image/commit annotations; the expiry
-        moves on only with a real change, so repeating ``up`` is "unchanged"."""
+        """Byte-minimal: only the scalars that carry the tag, image or commit change, and manual edits stay.
+
+        Where the template puts them is found by rendering it twice, with the values the preview records (its
+        tag, image and commit annotations) and with the new ones: a scalar that differs between the two
+        renderings, and still holds what the old one put there, gets the new rendering's value (a Helm
+        ``image.tag`` parameter, a label, an environment variable). The image finders and the annotations
+        cover what the renderings cannot (a file from an older template). The expiry moves on only with a
+        real change, so repeating ``up`` is "unchanged".
+        """
         from ruamel.yaml.nodes import ScalarNode
 
         from promoter.yamledit import ScalarEdit, YamlDocument, apply_edits
@@ -268,17 +277,24 @@ class UpEdit:
         assert self.ctx is not None
         name = f"{self.session.config.previews.branch}:{existing.path}"
         document = YamlDocument.parse(tree.read_text(existing.path, name), name)
-        edits = self._image_edits(document)
-        found_image = bool(edits)
+        rendered = self._rendered_edits(document, existing)
+        try:
+            found = self._image_edits(document)
+        except UnsafeTargetError:
+            if not rendered:
+                raise
+            found = []  # the renderings located the tag where the finders could not edit it
+        found_image = bool(rendered) or bool(found) or (rendered is not None and self._same_version(existing))
         annotations = {ANNOTATION_TAG: self.v.tag, ANNOTATION_IMAGE: self.v.image}
         if self.v.sha:
             annotations[ANNOTATION_COMMIT] = self.v.sha
+        noted: list[ScalarEdit] = []
         expiry: list[ScalarEdit] = []
         for doc, path, node in document.walk():
             if len(path) < 2 or path[-2] != "annotations" or not isinstance(node, ScalarNode):
                 continue
             if path[-1] in annotations:
-                edits.append(ScalarEdit(document.locate(path, doc), annotations[str(path[-1])]))
+                noted.append(ScalarEdit(document.locate(path, doc), annotations[str(path[-1])]))
                 found_image = found_image or path[-1] == ANNOTATION_TAG
             elif path[-1] == ANNOTATION_EXPIRES and self.ctx.expires_at:
                 expiry.append(ScalarEdit(document.locate(path, doc), self.ctx.expires_at))
@@ -288,11 +304,53 @@ class UpEdit:
                 where=document.name,
                 hint="pass --rerender to render the file afresh (manual changes are lost)",
             )
+        edits = _one_per_scalar([*(rendered or []), *found, *noted])
         if not apply_edits(document, edits).changed:
             return ChangeSet()
-        result = apply_edits(document, edits + expiry)
+        result = apply_edits(document, _one_per_scalar(edits + expiry))
         tree.write_text(existing.path, result.new_text)
         return ChangeSet(changes=result.changes, paths=[existing.path])
+
+    def _same_version(self, existing: PreviewEnv) -> bool:
+        return existing.tag == self.v.tag and (existing.image or self.v.image) == self.v.image
+
+    def _rendered_edits(self, document: Any, existing: PreviewEnv) -> list[Any] | None:
+        """Edits found by rendering the template with the recorded and the new values (see ``_update``);
+        None when that cannot be done (no recorded tag, or the template no longer renders)."""
+        from promoter.templating import preview_annotations
+        from promoter.yamledit import ScalarEdit, YamlDocument
+
+        assert self.ctx is not None
+        if not existing.tag:
+            return None
+        recorded = preview_annotations(document.text, origin=document.name)
+        before_ctx = replace(
+            self.ctx,
+            tag=existing.tag,
+            image=existing.image or self.v.image,
+            sha=recorded.get(ANNOTATION_COMMIT, self.ctx.sha),
+        )
+        try:
+            before = YamlDocument.parse(render_preview(self.template, before_ctx), "<before>")
+            after = YamlDocument.parse(render_preview(self.template, self.ctx), "<after>")
+        except PromoterError as exc:
+            LOG.debug("cannot render %s to locate its tag: %s", existing.path, exc)
+            return None
+        new_scalars = _scalars(after)
+        edits = []
+        for place, old in _scalars(before).items():
+            new = new_scalars.get(place)
+            if new is None or new.value == old.value:
+                continue
+            doc, path = place
+            try:
+                target = document.locate(path, doc)
+            except PromoterError:
+                continue  # not there any more, or not editable in place: left alone
+            if target.node.value != old.value:
+                continue  # changed by hand: kept
+            edits.append(ScalarEdit(target, new.value, _VALUE_TYPES.get(new.tag, "str")))  # type: ignore[arg-type]
+        return edits
 
     def _image_edits(self, document: Any) -> list[Any]:
         from promoter.imageref import ImageRef, is_valid_digest
@@ -315,6 +373,31 @@ class UpEdit:
             for site in sites
             if site.editable and site.image.same_repository(base)
         ]
+
+
+_VALUE_TYPES = {
+    "tag:yaml.org,2002:int": "int",
+    "tag:yaml.org,2002:float": "float",
+    "tag:yaml.org,2002:bool": "bool",
+}
+
+
+def _scalars(document: Any) -> dict[tuple[int, tuple[Any, ...]], Any]:
+    from ruamel.yaml.nodes import ScalarNode
+
+    return {(doc, path): node for doc, path, node in document.walk() if isinstance(node, ScalarNode)}
+
+
+def _one_per_scalar(edits: list[Any]) -> list[Any]:
+    """The first edit of each scalar (the renderings' before the finders' before the annotations')."""
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for edit in edits:
+        span = (edit.target.start, edit.target.end)
+        if span not in seen:
+            seen.add(span)
+            out.append(edit)
+    return out
 
 
 def preview_up(session: Session, options: UpOptions) -> PreviewOutcome:
