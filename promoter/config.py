@@ -124,6 +124,7 @@ class PreviewSettings:
     branch: str = "dynamic-envs"
     dir: str = "apps"
     template: str = "argocd-application"
+    namespace: str = "preview-{{ slug }}"
     ttl_seconds: int = 7 * 86400
     max_delete: int = 10
     values: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
@@ -707,6 +708,14 @@ _PROMOTION = Section(
     example="{from: staging, to: production}",
     factory=Promotion,
 )
+
+
+def _namespace_template_problem(text: str) -> str | None:
+    from promoter.templating import namespace_template_problem
+
+    return namespace_template_problem(text)
+
+
 _PREVIEWS = Section(
     {
         "branch": Field(_BRANCH),
@@ -714,6 +723,7 @@ _PREVIEWS = Section(
             string(lambda t: _dir_problem(t) or ("use a sub-directory" if t.strip("/.") == "" else None))
         ),
         "template": Field(string()),
+        "namespace": Field(string(_namespace_template_problem)),
         "ttl": Field(duration(), attr="ttl_seconds"),
         "max_delete": Field(integer(minimum=0)),
         "values": Field(

@@ -43,6 +43,26 @@ ANNOTATION_IMAGE = "promoter.dev/image"
 PRUNE_LABEL = "promoter.dev/prune"
 
 BUNDLED_TEMPLATES = ("argocd-application", "manifests")
+DEFAULT_NAMESPACE_TEMPLATE = "preview-{{ slug }}"
+WELL_KNOWN_NAMESPACES = frozenset(
+    {
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "argocd",
+        "flux-system",
+        "cert-manager",
+        "ingress-nginx",
+        "istio-system",
+        "monitoring",
+        "promoter-system",
+    }
+)
+"""Namespaces a preview never renders to (plus any ``kube-`` or ``openshift-`` name)."""
+_RESERVED_NAMESPACE_PREFIXES = ("kube-", "openshift-")
+_TEMPLATE_MARKUP = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_NAMESPACE_VARIABLES = re.compile(r"\{\{[^}]*\b(slug|id)\b[^}]*\}\}")
 _BUNDLED_SUFFIX = ".yaml.j2"
 
 DNS1123_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -82,6 +102,49 @@ def slugify(name: str, *, max_length: int = 63) -> str:
 
 def is_dns1123_label(value: str, *, max_length: int = 63) -> bool:
     return len(value) <= max_length and DNS1123_LABEL.match(value) is not None
+
+
+# --- preview namespaces ----------------------------------------------------------------------------
+def namespace_template_problem(text: str) -> str | None:
+    """Why ``previews.namespace`` is unsafe, or None: it must name ``slug`` (or ``id``) and add literal
+    text of its own, so no branch name alone can render to an existing namespace. Checked without Jinja2
+    (config loading stays light); :func:`check_preview_namespace` checks every rendered name."""
+    if not _NAMESPACE_VARIABLES.search(text):
+        return "must use {{ slug }} (or {{ id }}) so every preview gets its own namespace"
+    literal = _TEMPLATE_MARKUP.sub("", text)
+    if not re.search(r"[a-z0-9]", literal):
+        return (
+            "must add a prefix or suffix of its own (like 'preview-{{ slug }}'), "
+            "or a branch name alone could name an existing namespace"
+        )
+    return None
+
+
+def render_namespace(template: str, *, slug: str, id: int, extra: Mapping[str, str] | None = None) -> str:
+    """The preview's namespace from ``previews.namespace``; a slug too long for the prefix is shortened
+    (with a hash suffix) so the name stays a DNS-1123 label."""
+    problem = namespace_template_problem(template)
+    if problem:
+        raise ConfigError(f"previews.namespace {problem}", where="previews.namespace")
+    origin = PreviewTemplate(template, "previews.namespace")
+    values = {**(extra or {}), "id": id}
+    namespace = render_template(origin, {**values, "slug": slug}).strip()
+    overflow = len(namespace) - 63
+    if overflow > 0 and len(slug) - overflow >= _MIN_SLUG_LENGTH:
+        short = slugify(slug, max_length=len(slug) - overflow)
+        namespace = render_template(origin, {**values, "slug": short}).strip()
+    return namespace
+
+
+def preview_namespace_problem(namespace: str, branch: str) -> str | None:
+    """Why a rendered preview namespace is refused, or None."""
+    if not is_dns1123_label(namespace):
+        return f"preview namespace {namespace!r} is not a DNS-1123 label"
+    if namespace == branch:
+        return f"preview namespace {namespace!r} is the branch name itself"
+    if namespace in WELL_KNOWN_NAMESPACES or namespace.startswith(_RESERVED_NAMESPACE_PREFIXES):
+        return f"preview namespace {namespace!r} is a well-known namespace"
+    return None
 
 
 # --- the yaml filter --------------------------------------------------------------------------------
@@ -188,6 +251,13 @@ class PreviewContext:
             raise UsageError(f"preview slug {self.slug!r} is not a DNS-1123 label")
         if not is_dns1123_label(self.namespace):
             raise UsageError(f"preview namespace {self.namespace!r} is not a DNS-1123 label")
+        problem = preview_namespace_problem(self.namespace, self.branch)
+        if problem:
+            raise UnsafeTargetError(
+                problem,
+                where="previews.namespace",
+                hint="a preview gets a namespace of its own, like the default 'preview-{{ slug }}'",
+            )
 
     @classmethod
     def create(
@@ -205,19 +275,23 @@ class PreviewContext:
         now: datetime | None = None,
         slug: str | None = None,
         namespace: str | None = None,
+        namespace_template: str = DEFAULT_NAMESPACE_TEMPLATE,
         slug_max_length: int = 63,
         extra: Mapping[str, str] | None = None,
     ) -> PreviewContext:
-        """Fill the derived values: ``slug`` from the branch, ``namespace`` = slug, timestamps from ``ttl``.
+        """Fill the derived values: ``slug`` from the branch, ``namespace`` from ``namespace_template``
+        (``preview-{{ slug }}``), timestamps from ``ttl``.
 
         Without ``ttl`` the preview never expires and ``expires_at`` is ``""``.
         """
         now = now or datetime.now(timezone.utc)
         slug = slug or slugify(branch, max_length=slug_max_length)
+        if namespace is None:
+            namespace = render_namespace(namespace_template, slug=slug, id=id, extra=extra)
         return cls(
             id=id,
             slug=slug,
-            namespace=namespace or slug,
+            namespace=namespace,
             branch=branch,
             tag=tag,
             image=image,

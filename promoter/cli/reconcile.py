@@ -46,6 +46,12 @@ def _default_cache() -> str:
 @click.option(
     "--cache-dir", envvar="PROMOTER_CACHE_DIR", type=click.Path(file_okay=False), help="Checkout cache."
 )
+@click.option(
+    "--request-timeout",
+    envvar="PROMOTER_KUBECTL_REQUEST_TIMEOUT",
+    metavar="DURATION",
+    help="Give up on one Kubernetes API request after this long (kubectl --request-timeout; default 30s).",
+)
 @click.pass_context
 def reconcile(
     ctx: click.Context,
@@ -61,11 +67,13 @@ def reconcile(
     serve: str | None,
     report_status: bool,
     cache_dir: str | None,
+    request_timeout: str | None,
 ) -> None:
     """Make the cluster match a branch of the env repo (kubectl server-side apply, prune, drift repair)."""
     if ctx.invoked_subcommand is not None:
         return
     from promoter.errors import UsageError
+    from promoter.reconcile.kubectl import parse_timeout
     from promoter.reconcile.loop import ReconcileOptions
     from promoter.reconcile.runner import run
 
@@ -86,6 +94,7 @@ def reconcile(
         allow_empty=allow_empty,
         dry_run=dry_run or False,
         report_status=report_status,
+        request_timeout=parse_timeout(request_timeout) if request_timeout else None,
     )
     last = run(options, once=once or dry_run, serve=serve)
     emit({"status": last.as_dict()}, last.text)

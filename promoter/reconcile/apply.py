@@ -1,60 +1,76 @@
-"""Staged, diff-gated server-side apply.
+"""Staged server-side apply of a :class:`~promoter.reconcile.plan.Plan`.
 
 Stage 1 holds CustomResourceDefinitions and Namespaces (applied; CRDs then waited for until
-established), stage 2 everything else. Each stage first goes through ``kubectl diff --server-side`` (a
-dry-run PATCH per object) with an external diff that prints only the names of the objects that differ,
-so no manifest content, Secret data included, ever reaches our output; only those objects are applied.
+established), stage 2 everything else. Within a stage, new objects are applied without
+``--force-conflicts`` and objects promoter owns with it, in chunks (progress, bounded files). ``kubectl
+apply -o json`` returns the applied objects, whose hashes go to the inventory; kubectl's output stays in
+memory and never reaches a log (it may hold Secret data). When a chunk fails, it is split in halves and
+re-applied until every failure is pinned to one object with its own message (within a budget of calls).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from promoter.reconcile import FIELD_MANAGER, INSTANCE_LABEL
-from promoter.reconcile.kubectl import Kubectl
+from promoter.reconcile import FIELD_MANAGER, INSTANCE_LABEL, OWNER_ANNOTATION
+from promoter.reconcile.fingerprint import live_hash
+from promoter.reconcile.inventory import Record
+from promoter.reconcile.kubectl import Kubectl, Outcome
+from promoter.reconcile.live import key_of, list_items, write_stream
+from promoter.reconcile.plan import Plan, Step
 from promoter.reconcile.render import Manifest, ObjectRef, RenderError
 
-_NAMES_ONLY_DIFF = "diff -r -q -N"  # KUBECTL_EXTERNAL_DIFF: "Files LIVE/x and MERGED/x differ"
-_SSA_FLAGS = ("--server-side", f"--field-manager={FIELD_MANAGER}", "--force-conflicts")
-_WAIT_TIMEOUT = "120s"
+CHUNK = 250
+BISECT_BUDGET = 48  # extra kubectl calls a pass may spend to pin failures to objects
+_WAIT_TIMEOUT = 120.0
 
 
 @dataclass
 class ApplyResult:
     changed: list[ObjectRef] = field(default_factory=list)  # differed from the cluster (the plan)
     applied: list[ObjectRef] = field(default_factory=list)
+    records: dict[ObjectRef, Record] = field(default_factory=dict)  # hashes of what was applied
+    failures: list[tuple[ObjectRef, str]] = field(default_factory=list)
+    conflicts: list[tuple[ObjectRef, str]] = field(default_factory=list)  # found at apply time
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failures or self.errors)
 
 
 def is_stage_one(ref: ObjectRef) -> bool:
     return (ref.group, ref.kind) in {("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition")}
 
 
-def resolve_scopes(manifests: list[Manifest], kubectl: Kubectl) -> list[RenderError]:
+def resolve_scopes(
+    manifests: list[Manifest], kubectl: Kubectl
+) -> tuple[list[RenderError], dict[tuple[str, str], str]]:
     """Give namespaced objects without a namespace ``default`` and drop it from cluster-scoped ones.
 
-    Scopes come from discovery (``kubectl api-resources``) plus the CRDs in the render itself.
+    Scopes come from discovery (``kubectl api-resources``) plus the CRDs in the render itself. Returns the
+    errors (unknown kinds) and, per (group, kind) the cluster serves today, its preferred apiVersion.
     """
     scopes: dict[tuple[str, str], bool] = {}
+    served: dict[tuple[str, str], str] = {}
     listing = kubectl.run(["api-resources", "--no-headers"]).stdout
     for line in listing.splitlines():
         parts = line.split()
         if len(parts) >= 4:
-            api_version, namespaced, kind = parts[-3], parts[-2], parts[-1]
-            scopes[(api_version.rpartition("/")[0], kind)] = namespaced == "true"
+            api_version, scoped, kind = parts[-3], parts[-2], parts[-1]
+            scopes[(api_version.rpartition("/")[0], kind)] = scoped == "true"
+            served[(api_version.rpartition("/")[0], kind)] = api_version
     for manifest in manifests:
         obj = manifest.obj
         if obj["kind"] == "CustomResourceDefinition":
             spec = obj.get("spec") or {}
             kind = (spec.get("names") or {}).get("kind", "")
             scopes[(spec.get("group", ""), kind)] = spec.get("scope", "Namespaced") == "Namespaced"
-    errors = []
+    errors: list[RenderError] = []
     for manifest in manifests:
         ref = manifest.ref
         namespaced = scopes.get((ref.group, ref.kind))
@@ -70,128 +86,121 @@ def resolve_scopes(manifests: list[Manifest], kubectl: Kubectl) -> list[RenderEr
             meta["namespace"] = "default"
         elif not namespaced:
             meta.pop("namespace", None)
-    return errors
+    return errors, served
 
 
-def label(manifests: Iterable[Manifest], instance: str) -> None:
+def mark_owned(manifests: Iterable[Manifest], instance: str) -> None:
+    """The instance label (what the list selects) and the ownership annotation, on every object."""
     for manifest in manifests:
-        labels = manifest.obj["metadata"].setdefault("labels", {}) or {}
+        meta = manifest.obj["metadata"]
+        labels = meta.get("labels") or {}
         labels[INSTANCE_LABEL] = instance
-        manifest.obj["metadata"]["labels"] = labels
+        meta["labels"] = labels
+        annotations = meta.get("annotations") or {}
+        annotations[OWNER_ANNOTATION] = instance
+        meta["annotations"] = annotations
 
 
-def apply_staged(
-    manifests: list[Manifest], kubectl: Kubectl, *, dry_run: bool = False, workdir: Path | None = None
+class _Applier:
+    def __init__(
+        self, kubectl: Kubectl, scratch: Path, result: ApplyResult, advance: Callable[[int], None]
+    ) -> None:
+        self.kubectl = kubectl
+        self.scratch = scratch
+        self.result = result
+        self.advance = advance
+        self.budget = BISECT_BUDGET
+
+    def run(self, steps: list[Step], *, force: bool) -> None:
+        for start in range(0, len(steps), CHUNK):
+            chunk = steps[start : start + CHUNK]
+            self._chunk(chunk, force=force)
+            self.advance(len(chunk))
+
+    def _call(self, steps: list[Step], *, force: bool) -> Outcome:
+        path = write_stream((s.manifest.obj for s in steps), self.scratch / "apply.json")
+        args = ["apply", "--server-side", f"--field-manager={FIELD_MANAGER}"]
+        if force:
+            args.append("--force-conflicts")
+        return self.kubectl.run([*args, "-f", str(path), "-o", "json"], check=False)
+
+    def _chunk(self, steps: list[Step], *, force: bool, outcome: Outcome | None = None) -> None:
+        outcome = outcome or self._call(steps, force=force)
+        if outcome.returncode == 0:
+            self._record(steps, outcome.stdout)
+            return
+        if len(steps) == 1 or self.budget <= 0:
+            message = outcome.error_text()
+            for step in steps:
+                if not force and "conflict" in message.lower():
+                    self.result.conflicts.append(
+                        (step.ref, f"{step.ref} was created by someone else meanwhile: {message}")
+                    )
+                else:
+                    self.result.failures.append((step.ref, message))
+            return
+        half = len(steps) // 2
+        for part in (steps[:half], steps[half:]):
+            self.budget -= 1
+            self._chunk(part, force=force, outcome=self._call(part, force=force))
+
+    def _record(self, steps: list[Step], stdout: str) -> None:
+        try:
+            live = {key_of(item): item for item in list_items(stdout)}
+        except ValueError:
+            live = {}
+        for step in steps:
+            current = live.get(step.ref.key)
+            seen = live_hash(step.manifest.obj, current) if current is not None else ""
+            self.result.applied.append(step.ref)
+            self.result.records[step.ref] = Record(step.desired, seen)
+
+
+def execute(
+    plan: Plan,
+    kubectl: Kubectl,
+    *,
+    dry_run: bool = False,
+    workdir: Path | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     result = ApplyResult()
-    stage_one = [m for m in manifests if is_stage_one(m.ref)]
-    stage_two = [m for m in manifests if not is_stage_one(m.ref)]
+    todo = plan.of("create", "update")
+    result.changed = [s.ref for s in todo]
+    if dry_run or not todo:
+        return result
+    step_done = advance or (lambda _n: None)
+    stage_one = [s for s in todo if is_stage_one(s.ref)]
+    stage_two = [s for s in todo if not is_stage_one(s.ref)]
     with tempfile.TemporaryDirectory(prefix="promoter-apply-", dir=workdir) as tmp:
         scratch = Path(tmp)
         os.chmod(scratch, 0o700)
-        changed_one = _diff(stage_one, kubectl, scratch, result)
-        if changed_one is None:
-            return result
-        result.changed.extend(changed_one)
-        if not dry_run and changed_one:
-            if not _apply(changed_one, stage_one, kubectl, scratch, result):
-                return result
-            _wait(changed_one, kubectl, result)
-            if result.errors:
-                return result
-        pending: list[Manifest] = []
-        if dry_run and changed_one:  # objects that need stage 1 first cannot be dry-run yet
-            pending = [m for m in stage_two if _needs(m.ref, changed_one, stage_one)]
-        diffable = [m for m in stage_two if m not in pending]
-        changed_two = _diff(diffable, kubectl, scratch, result)
-        if changed_two is None:
-            return result
-        result.changed.extend(changed_two + [m.ref for m in pending])
-        if not dry_run and changed_two:
-            _apply(changed_two, stage_two, kubectl, scratch, result)
+        applier = _Applier(kubectl, scratch, result, step_done)
+        for number, stage in enumerate((stage_one, stage_two), 1):
+            if number == 2 and (result.failed or result.conflicts):
+                result.errors.append(
+                    f"{len(stage)} object(s) not applied: "
+                    "a Namespace or CustomResourceDefinition failed first"
+                )
+                break
+            applier.run([s for s in stage if s.action == "create"], force=False)
+            applier.run([s for s in stage if s.action == "update"], force=True)
+            if number == 1:
+                _wait(
+                    [ref for ref in result.applied if ref.kind == "CustomResourceDefinition"], kubectl, result
+                )
     return result
 
 
-def _needs(ref: ObjectRef, changed: list[ObjectRef], stage_one: list[Manifest]) -> bool:
-    if any(c.kind == "Namespace" and c.name == ref.namespace for c in changed):
-        return True
-    for manifest in stage_one:
-        spec = manifest.obj.get("spec") or {}
-        if manifest.ref in changed and spec.get("group") == ref.group:
-            return (spec.get("names") or {}).get("kind") == ref.kind
-    return False
-
-
-def _write(manifests: Iterable[Manifest], scratch: Path, name: str) -> Path:
-    path = scratch / name
-    items: list[dict[str, Any]] = [m.obj for m in manifests]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        for item in items:  # a YAML stream of JSON documents (a v1 List would need its own validation)
-            handle.write("---\n")
-            json.dump(item, handle)
-            handle.write("\n")
-    return path
-
-
-def _diff(
-    manifests: list[Manifest], kubectl: Kubectl, scratch: Path, result: ApplyResult
-) -> list[ObjectRef] | None:
-    """The objects that differ from the cluster, or None (errors recorded) when the diff failed."""
-    if not manifests:
-        return []
-    path = _write(manifests, scratch, "diff.json")
-    outcome = kubectl.run(
-        ["diff", *_SSA_FLAGS, "-f", str(path)], env={"KUBECTL_EXTERNAL_DIFF": _NAMES_ONLY_DIFF}, check=False
-    )
-    if outcome.returncode == 0:
-        return []
-    if outcome.returncode != 1:
-        result.errors.append(f"kubectl diff failed: {outcome.error_text()}")
-        return None
-    differing = set()
-    for line in outcome.stdout.splitlines():
-        if line.startswith("Files ") and line.endswith(" differ"):
-            differing.add(os.path.basename(line[: -len(" differ")].rsplit(" and ", 1)[-1]))
-        elif line.startswith("Only in "):
-            differing.add(line.rsplit(": ", 1)[-1])
-    return [m.ref for m in manifests if m.ref.diff_name in differing]
-
-
-def _apply(
-    refs: list[ObjectRef], manifests: list[Manifest], kubectl: Kubectl, scratch: Path, result: ApplyResult
-) -> bool:
-    wanted = set(refs)
-    path = _write((m for m in manifests if m.ref in wanted), scratch, "apply.json")
-    outcome = kubectl.run(["apply", *_SSA_FLAGS, "-f", str(path)], check=False)
-    applied = _applied_names(outcome.stdout)
-    for ref in refs:
-        if outcome.returncode == 0 or (ref.kind.lower(), ref.name) in applied:
-            result.applied.append(ref)
-    if outcome.returncode != 0:
-        result.errors.append(f"kubectl apply failed: {outcome.error_text()}")
-        return False
-    return True
-
-
-def _applied_names(stdout: str) -> set[tuple[str, str]]:
-    """``deployment.apps/web serverside-applied`` -> ("deployment", "web")."""
-    names = set()
-    for line in stdout.splitlines():
-        head = line.split(" ", 1)[0]
-        if "/" in head:
-            resource, name = head.split("/", 1)
-            names.add((resource.split(".", 1)[0], name))
-    return names
-
-
-def _wait(refs: list[ObjectRef], kubectl: Kubectl, result: ApplyResult) -> None:
+def _wait(crds: list[ObjectRef], kubectl: Kubectl, result: ApplyResult) -> None:
     """Wait until new CRDs are established (a Namespace is usable as soon as its apply returns)."""
-    crds = [f"customresourcedefinition.apiextensions.k8s.io/{r.name}" for r in refs if r.kind != "Namespace"]
     if not crds:
         return
+    names = [f"customresourcedefinition.apiextensions.k8s.io/{r.name}" for r in crds]
     outcome = kubectl.run(
-        ["wait", "--for=condition=Established", f"--timeout={_WAIT_TIMEOUT}", *crds], check=False
+        ["wait", "--for=condition=Established", f"--timeout={_WAIT_TIMEOUT:g}s", *names],
+        check=False,
+        request_timeout=_WAIT_TIMEOUT + 10,
     )
     if outcome.returncode != 0:
-        result.errors.append(f"waiting for {', '.join(crds)} failed: {outcome.error_text()}")
+        result.errors.append(f"waiting for {', '.join(names)} failed: {outcome.error_text()}")

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import logging
+import os
+import posixpath
 import random
 import re
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from promoter import masking
 from promoter.errors import PromoterError, UsageError
+from promoter.progress import Progress, progress
 from promoter.reconcile import apply as apply_mod
-from promoter.reconcile.inventory import Inventory, InventoryState
+from promoter.reconcile.inventory import Inventory, InventoryState, Record
 from promoter.reconcile.kubectl import Kubectl
+from promoter.reconcile.live import list_labelled, lookup
+from promoter.reconcile.plan import Plan, make_plan
 from promoter.reconcile.prune import prune
-from promoter.reconcile.render import ObjectRef, render_tree
+from promoter.reconcile.render import Manifest, ObjectRef, RenderCache, Rendered, render_tree
 from promoter.reconcile.source import Checkout, GitSource
-from promoter.reconcile.status import SyncStatus
+from promoter.reconcile.status import STORED_LIST_LIMIT, SyncStatus, untimed
 
 LOG = logging.getLogger("promoter.reconcile")
 _INSTANCE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
@@ -42,6 +48,9 @@ class ReconcileOptions:
     dry_run: bool = False
     report_status: bool = False
     helm: str | None = None
+    request_timeout: float | None = (
+        None  # kubectl --request-timeout; None: $PROMOTER_KUBECTL_REQUEST_TIMEOUT or 30 s
+    )
 
     def validate(self) -> None:
         if not _INSTANCE.match(self.instance):
@@ -63,30 +72,32 @@ class Reconciler:
     def __init__(self, options: ReconcileOptions, kubectl: Kubectl | None = None) -> None:
         options.validate()
         self.options = options
-        self.kubectl = kubectl or Kubectl()
+        self.kubectl = kubectl or Kubectl(request_timeout=options.request_timeout)
         self.source = GitSource(options.repo, options.ref, options.cache_dir)
         self.inventory = Inventory(self.kubectl, options.instance, options.namespace)
+        self.render_cache = RenderCache()
+        self._clock = time.monotonic()
 
     def reconcile_once(self, stop: threading.Event | None = None) -> SyncStatus:
         opts = self.options
         status = SyncStatus(opts.instance, opts.ref, opts.path, started=time.time(), dry_run=opts.dry_run)
-        clock = time.monotonic()
-        try:
-            self._pass(status, stop or threading.Event())
-        except _Stopped:
-            status.result = "stopped"
-        except PromoterError as exc:
-            status.result = "failed"
-            status.errors.append(str(exc))
-        status.finished = time.time()
-        status.durations["total"] = round(time.monotonic() - clock, 3)
+        clock = self._clock = time.monotonic()
+        with progress(f"reconcile {opts.instance}", unit="objects") as reporter:
+            try:
+                self._pass(status, stop or threading.Event(), reporter)
+            except _Stopped:
+                status.result = "stopped"
+            except PromoterError as exc:
+                status.result = "failed"
+                status.errors.append(str(exc))
+        _finish(status, clock)
         if opts.report_status and not opts.dry_run and status.result not in ("suspended", "stopped"):
             from promoter.reconcile.status import post_commit_status
 
             post_commit_status(status, opts.repo)
         return status
 
-    def _pass(self, status: SyncStatus, stop: threading.Event) -> None:
+    def _pass(self, status: SyncStatus, stop: threading.Event, reporter: Progress) -> None:
         opts = self.options
 
         def step(name: str, started: float) -> None:
@@ -95,6 +106,7 @@ class Reconciler:
                 raise _Stopped
 
         started = time.monotonic()
+        reporter.update(0, detail="fetching")
         state = self.inventory.load()
         if state.suspended:
             status.result = "suspended"
@@ -109,75 +121,153 @@ class Reconciler:
         step("fetch", started)
 
         started = time.monotonic()
-        rendered = render_tree(checkout.path / opts.path, self.kubectl, helm=opts.helm)
+        reporter.update(0, detail="rendering")
+        rendered = self._render(checkout, state)
+        served: dict[tuple[str, str], str] = {}
         if rendered.ok and rendered.manifests:
-            rendered.errors.extend(apply_mod.resolve_scopes(rendered.manifests, self.kubectl))
+            scope_errors, served = apply_mod.resolve_scopes(rendered.manifests, self.kubectl)
+            rendered.errors.extend(scope_errors)
         step("render", started)
         if not rendered.ok:
             status.result = "render-failed"
             status.errors.extend(str(e) for e in rendered.errors)
-            return self._record(status, state.refs, state)
-        if not rendered.manifests and state.refs and not opts.allow_empty:
+            return self._record(status, state.records, state)
+        if not rendered.manifests and state.records and not opts.allow_empty:
             status.result = "refused-empty"
             status.errors.append(
-                f"the render of {opts.path} is empty but {len(state.refs)} object(s) were applied before: "
+                f"the render of {opts.path} is empty but {len(state.records)} object(s) were applied before: "
                 "refusing to prune everything (use --allow-empty if that is intended)"
             )
-            return self._record(status, state.refs, state)
+            return self._record(status, state.records, state)
 
         started = time.monotonic()
-        apply_mod.label(rendered.manifests, opts.instance)
-        applied = apply_mod.apply_staged(rendered.manifests, self.kubectl, dry_run=opts.dry_run)
+        manifests = rendered.manifests
+        apply_mod.mark_owned(manifests, opts.instance)
+        reporter.update(0, total=len(manifests), detail="comparing with the cluster")
+        plan = self._plan(manifests, state, served)
+        step("plan", started)
+
+        started = time.monotonic()
+        todo = len(plan.of("create", "update"))
+        reporter.update(0, total=todo, detail="applying")
+        applied = apply_mod.execute(plan, self.kubectl, dry_run=opts.dry_run, advance=reporter.advance)
         status.changed = [str(r) for r in applied.changed]
         status.applied = [str(r) for r in applied.applied]
+        for step_ in plan.conflicts:
+            status.add_conflict(str(step_.ref), step_.reason)
+        for ref, message in applied.conflicts:
+            status.add_conflict(str(ref), message)
+        for ref, message in applied.failures:
+            status.add_failure(str(ref), message)
+            status.errors.append(f"apply {ref}: {message}")
         status.errors.extend(applied.errors)
         step("apply", started)
 
-        rendered_refs = [m.ref for m in rendered.manifests]
-        inventory = list(rendered_refs)
-        if applied.errors:
-            inventory += state.refs  # keep what we knew: a later pass prunes it
+        records = self._records(plan, applied)
+        rendered_keys = {m.ref.key for m in manifests}
+        stale = [r for r in state.records if r.key not in rendered_keys]
+        if applied.failed:
+            records.update({r: state.records[r] for r in stale})  # keep what we knew: a later pass prunes it
             status.errors.append("prune skipped: apply failed")
         elif checkout.stale:
-            inventory += state.refs
+            records.update({r: state.records[r] for r in stale})
             status.errors.append("prune skipped: the env repo could not be fetched")
         elif opts.prune:
             started = time.monotonic()
-            current = set(rendered_refs)
-            pruned = prune(
-                [r for r in state.refs if r not in current], self.kubectl, opts.instance, dry_run=opts.dry_run
-            )
+            reporter.update(0, total=len(stale), detail="pruning")
+            pruned = prune(stale, self.kubectl, opts.instance, dry_run=opts.dry_run, advance=reporter.advance)
             status.pruned = [str(r) for r in pruned.pruned]
             status.skipped = [f"{ref}: {why}" for ref, why in pruned.skipped]
-            status.errors.extend(f"delete {ref}: {why}" for ref, why in pruned.failed)
-            inventory += pruned.keep
+            for ref, why in pruned.failed:
+                status.add_failure(str(ref), f"delete: {why}")
+                status.errors.append(f"delete {ref}: {why}")
+            records.update({r: state.records[r] for r in pruned.keep})
             step("prune", started)
         else:
-            inventory += [r for r in state.refs if r not in set(rendered_refs)]
+            records.update({r: state.records[r] for r in stale})
 
         if checkout.stale:
             status.result = "source-unreachable"
         elif status.errors:
             status.result = "failed"
+        elif status.conflicts:
+            status.result = "conflict"
         elif opts.dry_run:
             status.result = "planned"
         else:
             status.result = "applied" if (applied.applied or status.pruned) else "in-sync"
-        if not status.failed or (checkout.stale and not applied.errors):
+        if not status.failed or (checkout.stale and not applied.failed and not status.conflicts):
             status.applied_revision = checkout.revision
-        self._record(status, inventory, state)
+        self._record(status, records, state)
 
-    def _record(self, status: SyncStatus, refs: list[ObjectRef], state: InventoryState) -> None:
+    def _render(self, checkout: Checkout, state: InventoryState) -> Rendered:
+        """The render of ``--path``; a path that existed before and is gone from a fetched commit (git drops
+        an empty directory) renders as empty, so the prune guards decide what happens to its objects."""
+        opts = self.options
+        root = checkout.path / opts.path
+        if not os.path.lexists(root) and not checkout.stale and _rendered_before(state, opts.path):
+            LOG.info("%s is gone from %s: nothing to apply", opts.path, checkout.revision[:12])
+            return Rendered()
+        blobs = self.source.blob_ids(checkout, opts.path)
+        return render_tree(root, self.kubectl, helm=opts.helm, blobs=blobs, cache=self.render_cache)
+
+    def _plan(
+        self, manifests: list[Manifest], state: InventoryState, served: Mapping[tuple[str, str], str]
+    ) -> Plan:
+        """Compare with one server-side list; look up by name only what the list did not return."""
+        known = [m for m in manifests if (m.ref.group, m.ref.kind) in served]
+        live = list_labelled(self.kubectl, [m.ref for m in known], self.options.instance, served)
+        missing = [m for m in known if m.ref.key not in live]
+        if missing:
+            with tempfile.TemporaryDirectory(prefix="promoter-lookup-") as tmp:
+                scratch = Path(tmp)
+                os.chmod(scratch, 0o700)
+                cluster_scoped = [m for m in missing if not m.ref.namespace]
+                found = lookup(self.kubectl, cluster_scoped, scratch, served)
+                absent = {
+                    m.ref.name
+                    for m in cluster_scoped
+                    if (m.ref.group, m.ref.kind) == ("", "Namespace") and m.ref.key not in found
+                }  # nothing can exist in a namespace that does not
+                namespaced = [m for m in missing if m.ref.namespace and m.ref.namespace not in absent]
+                found.update(lookup(self.kubectl, namespaced, scratch, served))
+            live.update(found)
+        return make_plan(manifests, live, state.records, self.options.instance)
+
+    @staticmethod
+    def _records(plan: Plan, applied: apply_mod.ApplyResult) -> dict[ObjectRef, Record]:
+        """The inventory after the apply: owned objects with their hashes; conflicts are never in it."""
+        records = {s.ref: Record(s.desired, s.seen) for s in plan.of("in-sync")}
+        records.update(applied.records)
+        for ref, _ in applied.failures:  # may exist now: keep it known (prune checks ownership anyway)
+            records[ref] = Record()
+        if not applied.applied and not applied.failures:  # dry run: keep the old records of updates
+            records.update({s.ref: Record() for s in plan.of("update")})
+        return records
+
+    def _record(self, status: SyncStatus, records: Mapping[ObjectRef, Record], state: InventoryState) -> None:
         """Store inventory and status, but only when something besides the timings changed: a pass that
         finds everything in sync sends no write at all."""
         if self.options.dry_run:
             return
-        untimed = {"started", "finished", "durations"}
-        new = {k: v for k, v in status.as_dict().items() if k not in untimed}
-        old = {k: v for k, v in (state.status or {}).items() if k not in untimed}
-        if state.exists and new == old and sorted(set(refs)) == sorted(set(state.refs)):
+        _finish(status, self._clock)
+        stored = status.as_dict(limit=STORED_LIST_LIMIT)
+        if state.exists and untimed(stored) == untimed(state.status) and dict(records) == state.records:
             return
-        self.inventory.save(refs, status.as_dict())
+        self.inventory.save(records, stored)
+
+
+def _finish(status: SyncStatus, clock: float) -> None:
+    """When the pass ended; set once, before the status is stored, so the stored copy says it too."""
+    if not status.finished:
+        status.finished = time.time()
+        status.durations["total"] = round(time.monotonic() - clock, 3)
+
+
+def _rendered_before(state: InventoryState, path: str) -> bool:
+    previous = state.status or {}
+    same_path = posixpath.normpath(str(previous.get("path") or "")) == posixpath.normpath(path)
+    return bool(state.records) or (same_path and bool(previous.get("applied_revision")))
 
 
 def next_delay(interval: float, failures: int, rng: random.Random | None = None) -> float:

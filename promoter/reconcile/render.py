@@ -3,13 +3,20 @@
 A directory holding ``kustomization.yaml`` is rendered by ``kubectl kustomize``, one holding ``Chart.yaml``
 by ``helm template`` (only when helm is on PATH), and any other directory contributes its ``*.yaml``,
 ``*.yml`` and ``*.json`` files and its sub-directories. Errors are collected per file or directory so the
-caller can refuse to prune and name every culprit.
+caller can refuse to prune and name every culprit. A symbolic link anywhere in the tree is an error: the
+reconciler never follows a link out of the env repo.
+
+Plain files are parsed once per content: a :class:`RenderCache` keeps each file's objects under its git
+blob id, so a pass over an unchanged tree parses nothing (Kustomize and Helm always run).
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +44,16 @@ class ObjectRef:
     @property
     def version(self) -> str:
         return self.api_version.rpartition("/")[2]
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Identity regardless of the API version: (group, kind, namespace, name)."""
+        return self.group, self.kind, self.namespace, self.name
+
+    @property
+    def type_name(self) -> str:
+        """``Kind.version.group`` as kubectl understands it, unambiguous across API groups."""
+        return f"{self.kind}.{self.version}.{self.group}"
 
     @property
     def type_arg(self) -> str:
@@ -96,14 +113,54 @@ class Rendered:
         return not self.errors
 
 
-def render_tree(root: Path, kubectl: Kubectl, *, helm: str | None = None) -> Rendered:
-    """Render everything under ``root``; ``helm`` defaults to the helm found on PATH."""
+class RenderCache:
+    """The objects of plain manifest files by git blob id (a file's objects are a function of its bytes).
+
+    Entries are JSON text, so every pass gets fresh objects to label without a deep copy; entries not
+    used by the last render are dropped.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, str] = {}
+        self._used: dict[str, str] = {}
+
+    def get(self, blob: str | None) -> list[dict[str, Any]] | None:
+        text = self._entries.get(blob) if blob else None
+        if text is None or blob is None:
+            return None
+        self._used[blob] = text
+        loaded: list[dict[str, Any]] = json.loads(text)
+        return loaded
+
+    def put(self, blob: str | None, objects: list[dict[str, Any]]) -> None:
+        if blob:
+            self._used[blob] = json.dumps(objects, separators=(",", ":"))
+
+    def finish(self) -> None:
+        """Keep only what the last render used."""
+        self._entries, self._used = self._used, {}
+
+
+def render_tree(
+    root: Path,
+    kubectl: Kubectl,
+    *,
+    helm: str | None = None,
+    blobs: Mapping[str, str] | None = None,
+    cache: RenderCache | None = None,
+) -> Rendered:
+    """Render everything under ``root``; ``helm`` defaults to the helm found on PATH.
+
+    ``blobs`` maps file paths relative to ``root`` to their git blob ids; with a ``cache``, a file whose
+    blob was parsed before is not parsed again.
+    """
     helm = helm if helm is not None else shutil.which("helm")
     result = Rendered()
-    if not root.is_dir():
-        result.errors.append(RenderError(root.name or str(root), "path does not exist in the env repo"))
+    if root.is_symlink() or not root.is_dir():
+        problem = "is a symbolic link" if root.is_symlink() else "does not exist in the env repo"
+        result.errors.append(RenderError(root.name or str(root), f"path {problem}"))
         return result
-    for directory, kind in _walk(root):
+    for directory, kind in _walk(root, result):
         rel = directory.relative_to(root).as_posix() or "."
         try:
             if kind == "kustomize":
@@ -123,20 +180,43 @@ def render_tree(root: Path, kubectl: Kubectl, *, helm: str | None = None) -> Ren
                 _render_helm(result, helm, directory, rel)
             else:
                 for file in sorted(p for p in directory.iterdir() if _is_manifest(p)):
-                    text_ = file.read_text(encoding="utf-8-sig")
-                    _add_documents(result, text_, file.relative_to(root).as_posix())
+                    source = file.relative_to(root).as_posix()
+                    _add_file(result, file, source, (blobs or {}).get(source), cache)
         except (OSError, UnicodeDecodeError) as exc:
             result.errors.append(RenderError(rel, f"cannot read: {exc}"))
+    if cache is not None:
+        cache.finish()
     _check_duplicates(result)
     return result
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, str]]:
-    """Directories in a stable order with how to render each; rendered directories are not descended."""
+def _add_file(result: Rendered, file: Path, source: str, blob: str | None, cache: RenderCache | None) -> None:
+    cached = cache.get(blob) if cache is not None else None
+    if cached is not None:
+        result.manifests.extend(Manifest(obj, source) for obj in cached)
+        return
+    before = (len(result.manifests), len(result.errors))
+    _add_documents(result, file.read_text(encoding="utf-8-sig"), source)
+    if cache is not None and len(result.errors) == before[1]:
+        cache.put(blob, [m.obj for m in result.manifests[before[0] :]])
+
+
+def _walk(root: Path, result: Rendered) -> Iterator[tuple[Path, str]]:
+    """Directories in a stable order with how to render each; rendered directories are not descended.
+
+    Symbolic links are recorded as errors and never followed."""
     stack = [root]
     while stack:
         directory = stack.pop()
-        names = {p.name for p in directory.iterdir()}
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
+        for entry in entries:
+            if entry.is_symlink() and not entry.name.startswith("."):
+                rel = Path(entry.path).relative_to(root).as_posix()
+                result.errors.append(
+                    RenderError(rel, "is a symbolic link: refused (links are never followed)")
+                )
+        names = {e.name for e in entries if not e.is_symlink()}
         if names & set(KUSTOMIZATION_FILES):
             yield directory, "kustomize"
             continue
@@ -144,15 +224,18 @@ def _walk(root: Path) -> Iterator[tuple[Path, str]]:
             yield directory, "helm"
             continue
         yield directory, "plain"
-        subdirs = sorted(
-            (p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True
-        )
-        stack.extend(subdirs)
+        subdirs = [
+            Path(e.path)
+            for e in entries
+            if not e.is_symlink() and e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
+        ]
+        stack.extend(reversed(subdirs))
 
 
 def _is_manifest(path: Path) -> bool:
     return (
-        path.is_file()
+        not path.is_symlink()
+        and path.is_file()
         and path.suffix in MANIFEST_SUFFIXES
         and not path.name.startswith(".")
         and path.name not in SKIPPED_FILES
@@ -172,12 +255,32 @@ def _render_helm(result: Rendered, helm: str, directory: Path, rel: str) -> None
     _add_documents(result, done.stdout, rel)
 
 
-def _add_documents(result: Rendered, text: str, source: str) -> None:
+@functools.lru_cache(maxsize=1)
+def _constructor() -> Any:
+    """The safe constructor, but timestamps stay strings, as Kubernetes reads YAML (via JSON)."""
+    from ruamel.yaml.constructor import SafeConstructor
+
+    class KubernetesConstructor(SafeConstructor):
+        pass
+
+    KubernetesConstructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
+    return KubernetesConstructor
+
+
+def load_manifests(text: str) -> list[Any]:
+    """Every YAML document of ``text`` as Kubernetes would read it (raises ruamel's YAMLError)."""
     from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    yaml.Constructor = _constructor()
+    return list(yaml.load_all(text))
+
+
+def _add_documents(result: Rendered, text: str, source: str) -> None:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
-        documents = list(YAML(typ="safe").load_all(text))
+        documents = load_manifests(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -213,6 +316,10 @@ def _invalid(obj: Any) -> str | None:
     meta = obj.get("metadata")
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
         return f"{obj['kind']} without metadata.name"
+    try:
+        json.dumps(obj)
+    except (TypeError, ValueError) as exc:
+        return f"{obj['kind']} {meta['name']} holds a value JSON cannot express ({exc})"
     return None
 
 

@@ -20,6 +20,8 @@ class Metrics:
         self.applied_total = 0
         self.pruned_total = 0
         self.errors_total = 0
+        self.conflicts = 0
+        self.conflicts_total = 0
         self.last_duration = 0.0
         self.last_success = 0.0
         self.suspended = 0
@@ -33,6 +35,9 @@ class Metrics:
             self.applied_total += len(status.applied)
             self.pruned_total += len(status.pruned)
             self.errors_total += len(status.errors)
+            if status.result not in ("suspended", "stopped"):
+                self.conflicts = len(status.conflicts)
+            self.conflicts_total += len(status.conflicts)
             self.last_duration = status.durations.get("total", 0.0)
             self.suspended = int(status.result == "suspended")
             self.source_stale = int(status.source_stale)
@@ -56,6 +61,13 @@ class Metrics:
                 ("objects_applied_total", "counter", "Objects applied.", self.applied_total),
                 ("objects_pruned_total", "counter", "Objects pruned.", self.pruned_total),
                 ("errors_total", "counter", "Errors over all passes.", self.errors_total),
+                (
+                    "conflicts",
+                    "gauge",
+                    "Objects the last pass refused to apply: they exist and promoter did not create them.",
+                    self.conflicts,
+                ),
+                ("conflicts_total", "counter", "Conflicts over all passes.", self.conflicts_total),
                 ("last_duration_seconds", "gauge", "Duration of the last pass.", self.last_duration),
                 (
                     "last_success_timestamp_seconds",

@@ -4,6 +4,9 @@ A shallow fetch of the single branch; the working tree only moves after a succes
 remote is unreachable the previous revision stays on disk and the caller can tell it is stale. With
 ``PROMOTER_TOKEN`` set and an http(s) URL, git gets an ``Authorization`` header through
 ``GIT_CONFIG_COUNT`` variables in the child's environment: never in argv or ``.git/config``.
+
+The fetch gives up after ``PROMOTER_GIT_TIMEOUT`` seconds (default 60) without progress: over HTTP(S)
+through git's low-speed limit, for other transports (SSH) as a deadline on the whole fetch.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from urllib.parse import urlsplit
 from promoter import masking
 from promoter.errors import GitError, UsageError
 
+GIT_TIMEOUT_ENV = "PROMOTER_GIT_TIMEOUT"
+DEFAULT_GIT_TIMEOUT = 60.0
+HTTP_DEADLINE_FACTOR = 10  # over HTTP the low-speed limit fires first; this only stops a trickle
 TOKEN_USER = "x-access-token"  # noqa: S105 - a user name; GitHub wants this; GitLab accepts any user name with a token
 
 
@@ -40,6 +46,28 @@ def auth_environment(url: str, environ: dict[str, str] | None = None) -> dict[st
         "GIT_CONFIG_KEY_0": "http.extraHeader",
         "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
     }
+
+
+def git_timeout(environ: dict[str, str] | None = None) -> float:
+    env = os.environ if environ is None else environ
+    text = env.get(GIT_TIMEOUT_ENV)
+    if not text:
+        return DEFAULT_GIT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{GIT_TIMEOUT_ENV} must be a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise UsageError(f"{GIT_TIMEOUT_ENV} must be positive, got {text!r}")
+    return value
+
+
+def timeout_settings(url: str, timeout: float) -> tuple[dict[str, str], float]:
+    """Environment for git and the deadline of one fetch of ``url``."""
+    if urlsplit(url).scheme in ("http", "https"):
+        low_speed = {"GIT_HTTP_LOW_SPEED_LIMIT": "1", "GIT_HTTP_LOW_SPEED_TIME": str(max(1, round(timeout)))}
+        return low_speed, timeout * HTTP_DEADLINE_FACTOR
+    return {}, timeout
 
 
 class GitSource:
@@ -68,19 +96,26 @@ class GitSource:
         except (git.GitError, OSError) as exc:
             raise GitError(f"cannot prepare the checkout cache: {exc}", where=str(workdir)) from exc
         target = f"refs/remotes/origin/{self.ref}"
+        timeout = git_timeout()
+        limits, deadline = timeout_settings(self.url, timeout)
         try:
             repo.git.fetch(
                 "--depth=1",
                 "--no-tags",
                 "origin",
                 f"+refs/heads/{self.ref}:{target}",
-                env={**auth_environment(self.url), "GIT_TERMINAL_PROMPT": "0"},
+                env={**auth_environment(self.url), **limits, "GIT_TERMINAL_PROMPT": "0"},
+                kill_after_timeout=deadline,
             )
             revision = repo.git.rev_parse(target)
             repo.git.checkout("--force", "--detach", revision)
             repo.git.clean("-ffdxq")
         except git.GitCommandError as exc:
             message = masking.mask(_first_error_line(exc))
+            if _timed_out(exc):
+                message = (
+                    f"no progress for {timeout:g} s ({GIT_TIMEOUT_ENV}) fetching {masking.mask(self.url)}"
+                )
             last = _head(repo)
             if last is None:
                 raise GitError(
@@ -91,10 +126,37 @@ class GitSource:
             return Checkout(workdir, last, stale=True, error=f"cannot fetch {self.ref}: {message}")
         return Checkout(workdir, revision)
 
+    def blob_ids(self, checkout: Checkout, path: str) -> dict[str, str]:
+        """Git blob id of every file under ``path`` at the checkout's revision, keyed relative to ``path``."""
+        import git
+
+        prefix = "" if path in ("", ".") else path.strip("/") + "/"
+        try:
+            listing = git.Repo(checkout.path).git.ls_tree(
+                "-r", "-z", "--full-tree", checkout.revision, "--", prefix or "."
+            )
+        except git.GitCommandError:
+            return {}
+        blobs = {}
+        for entry in listing.split("\0"):
+            meta, _, name = entry.partition("\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == "blob" and name.startswith(prefix):
+                blobs[name[len(prefix) :]] = parts[2]
+        return blobs
+
+
+def _timed_out(exc: object) -> bool:
+    stderr = str(getattr(exc, "stderr", "") or "")
+    return any(
+        mark in stderr
+        for mark in ("did not complete in", "timed out", "Operation too slow", "transfer rate below")
+    )
+
 
 def _head(repo: object) -> str | None:
     try:
-        return repo.head.commit.hexsha  # type: ignore[attr-defined]
+        return str(repo.head.commit.hexsha)  # type: ignore[attr-defined]
     except ValueError:
         return None
 

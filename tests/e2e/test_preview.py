@@ -151,7 +151,7 @@ def test_up_in_a_gitlab_merge_request_pipeline_needs_no_flags(run_cli, env: Env,
     assert annotations["promoter.dev/tag"] == ci["CI_COMMIT_SHA"]  # the tag defaults to the commit
     assert annotations["promoter.dev/author"] == "alice"
     slug = path.removeprefix("apps/").removesuffix(".yaml")
-    assert f"namespace: {slug}" in result.output
+    assert f"namespace: preview-{slug}" in result.output
     assert f"url: https://{slug}.preview.example.com" in result.output
     # the branch was created from the default branch, with one commit carrying the trailers
     assert git("rev-parse", f"{BRANCH}~1", cwd=env.remote) == main_head
@@ -162,7 +162,7 @@ def test_up_in_a_gitlab_merge_request_pipeline_needs_no_flags(run_cli, env: Env,
     assert outputs["PROMOTER_RESULT"] == "changed"
     assert outputs["PROMOTER_COMMIT"] == git("rev-parse", BRANCH, cwd=env.remote)
     assert outputs["PROMOTER_ENV_URL"] == f"https://{slug}.preview.example.com"
-    assert outputs["PROMOTER_PREVIEW_NAMESPACE"] == slug
+    assert outputs["PROMOTER_PREVIEW_NAMESPACE"] == f"preview-{slug}"
 
 
 def test_up_in_a_github_pull_request_job_reads_the_event(run_cli, env: Env, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import responses
 
+from promoter.reconcile.inventory import decode_inventory
 from promoter.reconcile.loop import BACKOFF_CAP, next_delay
 from promoter.reconcile.source import GitSource, auth_environment
 from tests.kube.fakeapi import FakeKube
@@ -111,6 +112,11 @@ def env(run_cli, remote_factory, tmp_path: Path) -> Env:
     return Env(run_cli, remote_factory(env_files()), tmp_path)
 
 
+def inventory_names(kube: FakeKube, instance: str = "default") -> set[str]:
+    configmap = kube.get("ConfigMap", f"promoter-reconcile-{instance}", "default")
+    return {ref.name for ref in decode_inventory(configmap["data"]["inventory"])}
+
+
 def applied_paths(kube: FakeKube) -> list[str]:
     return [r.path for r in kube.requests("PATCH", dry_run=False) if "promoter-reconcile-" not in r.path]
 
@@ -133,18 +139,30 @@ def test_first_sync_applies_everything_in_stage_order_and_labels_it(env: Env, fa
     assert web["metadata"]["labels"]["promoter.dev/instance"] == "default"
     assert {m["manager"] for m in web["metadata"]["managedFields"]} == {"promoter"}
     assert fake_kube.get("ConfigMap", "promoter.yaml") is None  # the config file is not a manifest
-    inventory = fake_kube.get("ConfigMap", "promoter-reconcile-default", "default")
-    assert len(json.loads(inventory["data"]["inventory"])) == 7
+    assert len(inventory_names(fake_kube)) == 7
+    assert web["metadata"]["annotations"]["promoter.dev/owned-by"] == "default"
 
 
 def test_one_changed_deployment_is_the_only_object_patched(env: Env, fake_kube: FakeKube) -> None:
     env.reconcile()
+    objects = set(applied_paths(fake_kube))
     env.reconcile()  # records "in-sync"
     fake_kube.clear_requests()
     result, payload = env.reconcile()
     assert payload["status"]["result"] == "in-sync"
-    assert fake_kube.requests("PATCH", dry_run=False) == []  # not even the inventory is rewritten
-    assert len(fake_kube.requests("PATCH", dry_run=True)) == 7
+    assert fake_kube.requests("PATCH") == []  # no write, no dry run: not even the inventory is rewritten
+    gets = [
+        r for r in fake_kube.requests("GET") if not r.path.startswith(("/api/v1/namespaces/default/config",))
+    ]
+    assert objects.isdisjoint(r.path for r in gets)  # no per-object GET: one list per kind
+    lists = [r for r in gets if r.query.get("labelSelector") == "promoter.dev/instance=default"]
+    assert {r.path for r in lists} == {
+        "/api/v1/namespaces",
+        "/api/v1/secrets",
+        "/apis/apps/v1/deployments",
+        "/apis/example.com/v1/widgets",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+    }
 
     revision = env.push(
         {"clusters/prod/shared/api.yaml": DEPLOYMENT.format(name="api", namespace="shared", tag="1.1.0")}
@@ -185,10 +203,7 @@ def test_deleting_a_preview_file_prunes_its_objects_and_opted_in_namespace(
     skipped = "\n".join(payload["status"]["skipped"])
     assert "Namespace/shared: Namespace without the promoter.dev/prune: namespace opt-in" in skipped
     assert "Deployment/shared/api: promoter.dev/prune: disabled" in skipped
-    inventory = json.loads(
-        fake_kube.get("ConfigMap", "promoter-reconcile-default", "default")["data"]["inventory"]
-    )
-    assert {i["name"] for i in inventory} == {"widgets.example.com", "w1", "db"}
+    assert inventory_names(fake_kube) == {"widgets.example.com", "w1", "db"}
 
 
 def test_object_that_lost_the_instance_label_is_not_deleted(env: Env, fake_kube: FakeKube) -> None:
@@ -495,3 +510,247 @@ def test_deploy_manifests_render_and_run_the_reconciler(fake_kube: FakeKube) -> 
     assert container["args"][1] == "reconcile" and "--serve=0.0.0.0:9090" in container["args"]
     token = next(e for e in container["env"] if e["name"] == "PROMOTER_TOKEN")
     assert token["valueFrom"]["secretKeyRef"]["name"] == "promoter-reconciler-git"
+
+
+def test_the_last_preview_deleted_is_an_empty_render_not_a_failure(
+    run_cli, remote_factory, tmp_path: Path, fake_kube: FakeKube
+) -> None:
+    preview = (
+        NAMESPACE.format(name="pr-7") + "---\n" + DEPLOYMENT.format(name="web", namespace="pr-7", tag="1")
+    )
+    env = Env(run_cli, remote_factory({"README.md": "env\n", "apps/pr-7.yaml": preview}), tmp_path)
+
+    def reconcile(*extra: str) -> tuple[int, dict]:
+        args = ["--output", "json", "--repo", str(env.bare), "reconcile", "--ref", "main", "--path", "apps"]
+        result = run_cli(*args, "--once", "--cache-dir", str(tmp_path / "cache"), *extra)
+        return result.exit_code, json.loads(result.stdout)["status"]
+
+    assert reconcile()[1]["result"] == "applied"
+    env.push({"apps/pr-7.yaml": None})  # git drops the directory with its last file
+    code, status = reconcile()
+    assert (code, status["result"]) == (4, "refused-empty")  # the empty-render guard still holds
+    assert fake_kube.get("Namespace", "pr-7") is not None
+    code, status = reconcile("--allow-empty")
+    assert code == 0, status
+    assert status["pruned"] == ["Deployment/pr-7/web", "Namespace/pr-7"]
+    assert fake_kube.get("Namespace", "pr-7") is None
+    code, status = reconcile("--allow-empty")
+    assert (code, status["result"]) == (0, "in-sync")
+
+
+def test_a_path_that_never_existed_is_a_render_error(env: Env, fake_kube: FakeKube) -> None:
+    args = ["--output", "json", "--repo", str(env.bare), "reconcile", "--ref", "main", "--path", "nope"]
+    result = env.run_cli(*args, "--once", "--cache-dir", str(env.tmp_path / "cache"))
+    assert result.exit_code == 3
+    status = json.loads(result.stdout)["status"]
+    assert status["result"] == "render-failed"
+    assert status["errors"] == ["nope: path does not exist in the env repo"]
+
+
+def test_a_hung_api_server_fails_the_pass_after_the_request_timeout(env: Env, fake_kube: FakeKube) -> None:
+    fake_kube.stall("GET", "/api/v1/namespaces/default/configmaps/promoter-reconcile-default", 20)
+    result, payload = env.reconcile("--request-timeout", "1s")
+    assert result.exit_code == 1
+    status = payload["status"]
+    assert status["result"] == "failed"
+    assert status["errors"][0].startswith("kubectl get failed: Unable to connect to the server")
+    assert (
+        "no answer from the API server within 1 s (PROMOTER_KUBECTL_REQUEST_TIMEOUT)" in status["errors"][0]
+    )
+
+
+def test_a_git_server_that_never_answers_fails_after_promoter_git_timeout(
+    tmp_path: Path, run_cli, fake_kube: FakeKube, monkeypatch
+) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)  # accepts connections (the kernel does) and never answers
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/env.git"
+        monkeypatch.setenv("PROMOTER_GIT_TIMEOUT", "1")
+        args = ["--output", "json", "--repo", url, "reconcile", "--ref", "main", "--once"]
+        result = run_cli(*args, "--cache-dir", str(tmp_path / "cache"))
+    assert result.exit_code == 1
+    status = json.loads(result.stdout)["status"]
+    assert status["result"] == "failed"
+    assert "no progress for 1 s (PROMOTER_GIT_TIMEOUT)" in status["errors"][0]
+    assert url in status["errors"][0]
+
+
+def test_status_for_wait_is_readable_with_plain_kubectl(env: Env, fake_kube: FakeKube) -> None:
+    _, first = env.reconcile()
+    env.push({"clusters/prod/shared/api.yaml": DEPLOYMENT.format(name="api", namespace="nope", tag="2")})
+    result, payload = env.reconcile()
+    assert result.exit_code == 1
+    status = payload["status"]
+    assert status["result"] == "failed"
+    assert status["failures"] == [
+        {
+            "object": "Deployment/nope/api",
+            "message": 'Error from server (NotFound): namespaces "nope" not found',
+        }
+    ]
+    assert status["applied_revision"] == first["status"]["attempted_revision"]  # the last complete one
+
+    def jsonpath(expression: str) -> str:
+        done = subprocess.run(
+            [
+                "kubectl",
+                "get",
+                "configmap",
+                "promoter-reconcile-default",
+                "-n",
+                "default",
+                "-o",
+                f"jsonpath={expression}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    assert jsonpath("{.data.result}") == "failed"
+    assert jsonpath("{.data.attempted_revision}") == status["attempted_revision"]
+    assert jsonpath("{.data.applied_revision}") == first["status"]["attempted_revision"]
+    assert jsonpath("{.data.finished_at}") == status["finished_at"]
+    stored = json.loads(jsonpath("{.data.status}"))
+    assert stored["schema"] == 1 and stored["failures"] == status["failures"]
+    assert stored["counts"]["failures"] == 1
+    shown = env.run_cli("reconcile", "status").output
+    assert "failed:           Deployment/nope/api: Error from server (NotFound)" in shown
+
+
+def test_one_bad_object_among_many_is_named_and_the_rest_applied(
+    run_cli, remote_factory, tmp_path: Path, fake_kube: FakeKube
+) -> None:
+    files = {
+        f"apps/cm-{i:02d}.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i:02d}}}\n"
+        for i in range(40)
+    }
+    files["apps/cm-17.yaml"] = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-17, namespace: missing}\n"
+    )
+    env = Env(run_cli, remote_factory(files), tmp_path)
+    args = [
+        "--output",
+        "json",
+        "--repo",
+        str(env.bare),
+        "reconcile",
+        "--ref",
+        "main",
+        "--path",
+        "apps",
+        "--once",
+    ]
+    result = run_cli(*args, "--cache-dir", str(tmp_path / "cache"))
+    status = json.loads(result.stdout)["status"]
+    assert result.exit_code == 1
+    assert [f["object"] for f in status["failures"]] == ["ConfigMap/missing/cm-17"]
+    assert len(status["applied"]) == 39
+    assert len(fake_kube.names("ConfigMap")) == 39 + 1  # and the inventory
+
+
+def test_a_new_api_version_of_the_same_object_is_not_pruned(env: Env, fake_kube: FakeKube) -> None:
+    env.reconcile()
+    moved = WIDGET.replace("example.com/v1", "example.com/v2").replace("size: 1", "size: 2")
+    crd = CRD.replace(
+        "versions: [{name: v1,", "versions: [{name: v1, served: true, storage: false}, {name: v2,"
+    )
+    env.push({"clusters/prod/crd.yaml": crd, "clusters/prod/shared/widget.yaml": moved})
+    result, payload = env.reconcile()
+    assert result.exit_code == 0, payload["status"]["errors"]
+    assert "Widget/shared/w1" not in payload["status"]["pruned"]
+    assert fake_kube.get("Widget", "w1", "shared") is not None
+
+
+def test_a_symbolic_link_in_the_env_repo_is_refused(env: Env, fake_kube: FakeKube, tmp_path: Path) -> None:
+    outside = tmp_path / "runner-secret.yaml"
+    outside.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stolen}\ndata: {token: runner}\n")
+    work = tmp_path / "link-work"
+    git("clone", "-q", str(env.bare), str(work), cwd=tmp_path)
+    (work / "clusters/prod/shared/link.yaml").symlink_to(outside)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "link", cwd=work)
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+    result, payload = env.reconcile()
+    assert result.exit_code == 3
+    assert payload["status"]["errors"] == [
+        "shared/link.yaml: is a symbolic link: refused (links are never followed)"
+    ]
+    assert fake_kube.get("ConfigMap", "stolen", "default") is None
+
+
+def test_a_pass_over_many_objects_shows_progress(
+    remote_factory, tmp_path: Path, fake_kube: FakeKube, monkeypatch
+) -> None:
+    import io
+
+    from promoter import progress
+    from promoter.reconcile import apply as apply_module
+    from promoter.reconcile.loop import ReconcileOptions, Reconciler
+
+    files = {
+        f"apps/cm-{i:02d}.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i:02d}}}\n"
+        for i in range(30)
+    }
+    bare = remote_factory(files)
+    monkeypatch.setattr(apply_module, "CHUNK", 10)
+    stream = io.StringIO()
+    progress.configure(stream=stream, tty=False, interval=0, delay=0)
+    try:
+        reconciler = Reconciler(ReconcileOptions(repo=str(bare), ref="main", cache_dir=tmp_path / "cache"))
+        status = reconciler.reconcile_once()
+    finally:
+        progress.configure()
+    assert status.result == "applied" and len(status.applied) == 30
+    lines = stream.getvalue().splitlines()
+    assert "reconcile default: 33% (10 objects of 30 objects) applying" in "\n".join(lines)
+    assert "reconcile default: 100% (30 objects of 30 objects) applying" in "\n".join(lines)
+    assert lines[-1].startswith("reconcile default: done (")
+
+
+def test_an_unchanged_tree_is_not_parsed_again(
+    remote_factory, tmp_path: Path, fake_kube: FakeKube, monkeypatch
+) -> None:
+    from promoter.reconcile import render
+    from promoter.reconcile.loop import ReconcileOptions, Reconciler
+
+    files = {
+        f"apps/cm-{i}.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i}}}\n"
+        for i in range(3)
+    }
+    bare = remote_factory(files)
+    parsed: list[str] = []
+    real = render.load_manifests
+    monkeypatch.setattr(render, "load_manifests", lambda text: parsed.append(text) or real(text))
+    reconciler = Reconciler(ReconcileOptions(repo=str(bare), ref="main", cache_dir=tmp_path / "cache"))
+    assert reconciler.reconcile_once().result == "applied"
+    assert len(parsed) == 3
+    assert reconciler.reconcile_once().result == "in-sync"
+    assert len(parsed) == 3  # same blobs: nothing parsed
+    commit(
+        bare,
+        {"apps/cm-1.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-1}\ndata: {a: b}\n"},
+        tmp_path,
+    )
+    status = reconciler.reconcile_once()
+    assert status.applied == ["ConfigMap/default/cm-1"]
+    assert len(parsed) == 4  # only the changed file
+
+
+def test_fake_api_pages_lists_with_limit_and_continue(fake_kube: FakeKube) -> None:
+    for i in range(7):
+        fake_kube.apply(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i}", "labels": {"a": "b"}}}
+        )
+    done = subprocess.run(
+        ["kubectl", "get", "configmaps", "-l", "a=b", "--chunk-size=3", "-o", "name"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == [f"configmap/cm-{i}" for i in range(7)]
+    pages = [r for r in fake_kube.requests("GET") if r.path == "/api/v1/namespaces/default/configmaps"]
+    assert [r.query.get("limit") for r in pages] == ["3", "3", "3"]
+    assert "continue" not in pages[0].query and all("continue" in r.query for r in pages[1:])

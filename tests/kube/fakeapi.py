@@ -8,10 +8,12 @@ conflicts. What it does not model is listed in ``tests/kube/README.md``.
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as _dt
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -84,6 +86,7 @@ class Store:
     objects: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
     owners: dict[tuple[str, str, str, str], dict[str, tuple[str, set[Path_]]]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
+    stalls: dict[tuple[str, str], float] = field(default_factory=dict)  # (method, path) -> seconds
     lock: threading.RLock = field(default_factory=threading.RLock)
     revision: int = 1
 
@@ -179,6 +182,33 @@ class FakeKube:
     def clear_requests(self) -> None:
         with self.store.lock:
             self.store.requests.clear()
+
+    def apply(self, obj: dict[str, Any], manager: str = "kubectl") -> dict[str, Any]:
+        """Server-side apply ``obj`` in process, as ``manager`` (seeds a cluster without spawning kubectl)."""
+        meta = obj.get("metadata") or {}
+        with self.store.lock:
+            rtype = next(
+                (
+                    t
+                    for t in self.store.types.values()
+                    if t.kind == obj.get("kind") and t.group_version == obj.get("apiVersion")
+                ),
+                None,
+            )
+            if rtype is None:
+                raise KeyError(f"{obj.get('apiVersion')} {obj.get('kind')}")
+            namespace = (meta.get("namespace") or "default") if rtype.namespaced else ""
+            key = (rtype.group, rtype.plural, namespace, meta["name"])
+            query = {"fieldManager": manager, "force": "true"}
+            _, new = _patch(
+                self.store, rtype, key, query, json.dumps(obj).encode(), "application/apply-patch+yaml"
+            )
+            return copy.deepcopy(new)
+
+    def stall(self, method: str, path: str, seconds: float) -> None:
+        """Answer ``method path`` only after ``seconds`` (a hung API server, from the client's side)."""
+        with self.store.lock:
+            self.store.stalls[(method, path)] = seconds
 
     def set_field(self, kind: str, name: str, namespace: str, path: Path_, value: Any) -> None:
         """Change a field behind everybody's back (a "manual change in the cluster")."""
@@ -308,6 +338,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         with self.store.lock:
             self.store.requests.append(Request(method, parts.path, query))
+            stall = self.store.stalls.get((method, parts.path), 0.0)
+        if stall:  # an API server that accepted the request and does not answer (yet)
+            time.sleep(stall)
         try:
             code, payload = _route(self.store, method, parts.path, query, body, self.headers)
         except ApiError as exc:
@@ -420,9 +453,17 @@ def _selector_matches(labels: dict[str, str], selector: str) -> bool:
 
 
 def _list(store: Store, rtype: ResourceType, namespace: str, query: dict[str, str]) -> dict[str, Any]:
-    items = []
-    for (group, plural, ns, _name), obj in sorted(store.objects.items()):
+    """One page of a list: ``limit`` items at most, resumed after the key a ``continue`` token names."""
+    limit = int(query.get("limit") or 0)
+    after = _decode_continue(query["continue"]) if query.get("continue") else None
+    items: list[dict[str, Any]] = []
+    token = None
+    last: tuple[str, str, str, str] | None = None
+    for key, obj in sorted(store.objects.items()):
+        group, plural, ns, _name = key
         if (group, plural) != (rtype.group, rtype.plural) or (namespace and ns != namespace):
+            continue
+        if after is not None and key <= after:
             continue
         meta = obj["metadata"]
         if not _selector_matches(meta.get("labels") or {}, query.get("labelSelector", "")):
@@ -430,13 +471,32 @@ def _list(store: Store, rtype: ResourceType, namespace: str, query: dict[str, st
         fields = {"metadata.name": meta["name"], "metadata.namespace": meta.get("namespace", "")}
         if not _selector_matches(fields, query.get("fieldSelector", "")):
             continue
+        if limit and len(items) == limit and last is not None:
+            token = _encode_continue(last)
+            break
         items.append(obj)
+        last = key
+    metadata: dict[str, Any] = {"resourceVersion": str(store.revision)}
+    if token:
+        metadata["continue"] = token
     return {
         "apiVersion": rtype.group_version,
         "kind": f"{rtype.kind}List",
-        "metadata": {"resourceVersion": str(store.revision)},
+        "metadata": metadata,
         "items": items,
     }
+
+
+def _encode_continue(key: tuple[str, str, str, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
+
+
+def _decode_continue(token: str) -> tuple[str, str, str, str]:
+    try:
+        group, plural, namespace, name = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError) as exc:
+        raise ApiError(400, "BadRequest", f"invalid continue token: {exc}") from exc
+    return group, plural, namespace, name
 
 
 def _patch(

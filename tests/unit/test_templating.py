@@ -218,7 +218,11 @@ def test_bundled_templates_keep_their_structure(branch: str, title: str, author:
         assert annotations["promoter.dev/expires-at"] == "2024-07-04T12:00:00Z"
         assert annotations["promoter.dev/title"] == title
         assert annotations["promoter.dev/author"] == author
-        assert all(doc["metadata"]["name"] == ctx.slug for doc in documents)
+        for doc in documents:
+            assert doc["metadata"]["name"] == (ctx.namespace if doc["kind"] == "Namespace" else ctx.slug)
+            assert doc["metadata"].get("namespace", ctx.namespace) in (ctx.namespace, "argocd")
+        assert ctx.namespace.startswith("preview-") and len(ctx.namespace) <= 63
+        assert ctx.namespace == f"preview-{ctx.slug}" or len(ctx.slug) > 55
 
 
 @given(branch_names)
@@ -250,7 +254,7 @@ def test_argocd_application_shape() -> None:
     params = {p["name"]: p["value"] for p in app["spec"]["source"]["helm"]["parameters"]}
     assert params == {"image.repository": "registry.example.com/acme/api", "image.tag": "1.10"}
     assert app["spec"]["source"]["path"] == "charts/api"
-    assert app["spec"]["destination"]["namespace"] == app["metadata"]["name"]
+    assert app["spec"]["destination"]["namespace"] == "preview-" + app["metadata"]["name"]
 
 
 def test_argocd_application_with_chart_and_defaults_overridden() -> None:
@@ -377,7 +381,8 @@ def test_context_values() -> None:
     ctx = make_context(ttl=None)
     assert ctx.created_at == "2024-06-27T12:00:00Z"
     assert ctx.expires_at == ""
-    assert ctx.namespace == ctx.slug == slugify("feature/login")
+    assert ctx.slug == slugify("feature/login")
+    assert ctx.namespace == f"preview-{ctx.slug}"
     assert ctx.variables()["repo_url"] == ARGO_VALUES["repo_url"]
 
 

@@ -82,9 +82,21 @@ def preview_down(
         project=project or (first.project if first else ""),
         path=first.path if first else None,
         slug=first.slug if first else None,
-        namespace=first.slug if first else None,
+        namespace=preview_namespace(settings, first) if first else None,
         mode="deleted" if outcome.status != "unchanged" else None,
     )
+
+
+def preview_namespace(settings: Any, env: PreviewEnv) -> str | None:
+    """The namespace ``previews.namespace`` gives a preview file (None when it cannot be rendered)."""
+    from promoter.errors import PromoterError
+    from promoter.templating import DEFAULT_NAMESPACE_TEMPLATE, render_namespace
+
+    template = getattr(settings, "namespace", DEFAULT_NAMESPACE_TEMPLATE)
+    try:
+        return render_namespace(template, slug=env.slug, id=env.id or 0, extra=settings.values)
+    except PromoterError:
+        return None
 
 
 def preview_down_for_event(event: CloseEvent, globals_: Any) -> str:

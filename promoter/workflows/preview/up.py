@@ -21,6 +21,7 @@ from promoter.safepath import SafeTree
 from promoter.templating import (
     ANNOTATION_EXPIRES,
     BUNDLED_TEMPLATES,
+    DEFAULT_NAMESPACE_TEMPLATE,
     PreviewContext,
     PreviewTemplate,
     load_template,
@@ -196,6 +197,7 @@ class UpEdit:
             ttl=ttl,
             now=now,
             slug=slug,
+            namespace_template=getattr(self.session.config.previews, "namespace", DEFAULT_NAMESPACE_TEMPLATE),
             extra=self.v.values,
         )
         if created_at:
