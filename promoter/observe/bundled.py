@@ -6,8 +6,9 @@ Each pass of ``promoter reconcile`` stores its result in the instance's ConfigMa
 
 The reconciler applies with ``kubectl apply --server-side`` and does not judge the workloads' health, so
 "healthy" here means: the pass at the pushed commit (or a descendant) applied without errors. A pass
-that failed at that commit (``failed``, ``render-failed``, ``refused-empty``) is a failed deployment; an
-unreachable env repo is waited out.
+that failed at that commit (``failed``, ``render-failed``, ``refused-empty``, ``conflict``) is a failed
+deployment, named by the status's per-object ``failures`` and ``conflicts``; an unreachable env repo is
+waited out. The status's shape is documented in :mod:`promoter.reconcile.status`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from promoter.observe.kube import KubeReader
 from promoter.observe.model import FailingResource, Observation
 
 APPLIED = ("applied", "in-sync")
-FAILED = ("failed", "render-failed", "refused-empty")
+FAILED = ("failed", "render-failed", "refused-empty", "conflict")
 
 
 class BundledSource:
@@ -81,9 +82,24 @@ def read_status(configmap: Mapping[str, Any] | None) -> Observation:
         attempt_failed=failed,
         sync_label="Suspended" if suspended else (result or "Unknown"),
         message=errors[0] if errors else "",
-        failing=tuple(
-            FailingResource(kind="", name="", status=result, message=error) for error in errors[:10]
-        )
-        if failed
-        else (),
+        failing=_failing(status, result, errors) if failed else (),
     )
+
+
+def _failing(status: Mapping[str, Any], result: str, errors: list[str]) -> tuple[FailingResource, ...]:
+    """Per-object ``failures`` and ``conflicts`` (``{"object": "Kind/namespace/name", "message"}``) when the
+    reconciler recorded them, else its error lines."""
+    named = [
+        entry
+        for entry in [*(status.get("failures") or ()), *(status.get("conflicts") or ())]
+        if isinstance(entry, Mapping) and entry.get("object")
+    ]
+    if not named:
+        return tuple(FailingResource(kind="", name="", status=result, message=e) for e in errors[:10])
+    resources = []
+    for entry in named[:10]:
+        kind, _, rest = str(entry["object"]).partition("/")
+        namespace, _, name = rest.rpartition("/")
+        message = masking.mask(" ".join(str(entry.get("message") or "").split()))
+        resources.append(FailingResource(kind, name, message, namespace or None, result))
+    return tuple(resources)

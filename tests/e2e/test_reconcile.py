@@ -754,3 +754,20 @@ def test_fake_api_pages_lists_with_limit_and_continue(fake_kube: FakeKube) -> No
     pages = [r for r in fake_kube.requests("GET") if r.path == "/api/v1/namespaces/default/configmaps"]
     assert [r.query.get("limit") for r in pages] == ["3", "3", "3"]
     assert "continue" not in pages[0].query and all("continue" in r.query for r in pages[1:])
+
+
+def test_promoter_wait_reads_a_conflict_as_a_failed_deployment_naming_the_object(
+    env: Env, fake_kube: FakeKube
+) -> None:
+    from promoter.observe.bundled import read_status
+
+    fake_kube.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shared"}}, "platform-team"
+    )
+    result, payload = env.reconcile()
+    assert (result.exit_code, payload["status"]["result"]) == (4, "conflict")
+    observed = read_status(fake_kube.get("ConfigMap", "promoter-reconcile-default", "default"))
+    assert observed.attempt_failed and observed.health == "Degraded"
+    failing = {(r.kind, r.namespace, r.name) for r in observed.failing}
+    assert ("Namespace", None, "shared") in failing
+    assert ("Deployment", "shared", "api") in failing  # withheld: its namespace is not promoter's
