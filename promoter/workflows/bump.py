@@ -24,6 +24,7 @@ from promoter.errors import (
     UsageError,
 )
 from promoter.imageref import ImageRef, is_valid_tag
+from promoter.progress import progress
 from promoter.safepath import SafeTree
 from promoter.versions import is_semver_downgrade
 from promoter.workflows.delivery import deliver
@@ -135,29 +136,32 @@ class _Plan:
         edits: dict[str, list[ScalarEdit]] = {}
         owners: dict[tuple[str, int, int], AppBump] = {}
         self.apps = []
-        for app, ref in self.targets:
-            bump = AppBump(app.name, str(ref), ref.tag or "")
-            files = app.files_for(self.env.name)
-            if not files:
-                raise ConfigError(
-                    f"app {app.name} lists no files for {self.env.name}", where=self.session.config.source
-                )
-            for target in files:
-                path = self.env.file_path(target.file)
-                if path not in documents:
-                    name = f"{self.env.branch}:{path}"
-                    documents[path] = YamlDocument.parse(tree.read_text(path, name), name)
-                document = documents[path]
-                planned, old = plan_file(document, target.key, target.doc, app, ref)
-                edits.setdefault(path, []).extend(planned)
-                for edit in planned:
-                    owners[(document.name, *document.line_col(edit.target.start))] = bump
-                bump.old_tags.extend(tag for tag in old if tag not in bump.old_tags)
-            self._guard(bump)
-            self.apps.append(bump)
+        total = sum(len(app.files_for(self.env.name)) for app, _ in self.targets)
+        with progress("bump: planning", total=total, unit="files") as planning:
+            for app, ref in self.targets:
+                bump = AppBump(app.name, str(ref), ref.tag or "")
+                files = app.files_for(self.env.name)
+                if not files:
+                    raise ConfigError(
+                        f"app {app.name} lists no files for {self.env.name}", where=self.session.config.source
+                    )
+                for target in files:
+                    path = self.env.file_path(target.file)
+                    if path not in documents:
+                        name = f"{self.env.branch}:{path}"
+                        documents[path] = YamlDocument.parse(tree.read_text(path, name), name)
+                    document = documents[path]
+                    planned, old = plan_file(document, target.key, target.doc, app, ref)
+                    edits.setdefault(path, []).extend(planned)
+                    for edit in planned:
+                        owners[(document.name, *document.line_col(edit.target.start))] = bump
+                    bump.old_tags.extend(tag for tag in old if tag not in bump.old_tags)
+                    planning.advance(detail=path)
+                self._guard(bump)
+                self.apps.append(bump)
+            results = {path: apply_edits(documents[path], planned) for path, planned in edits.items()}
         changes: list[Change] = []
         paths: list[str] = []
-        results = {path: apply_edits(documents[path], planned) for path, planned in edits.items()}
         if self.verify is not None and any(result.changed for result in results.values()):
             self.verify(self.targets)  # exit 4 when a tag is missing; nothing was written yet
             self.verify = None

@@ -14,6 +14,7 @@ from promoter.errors import (
     GuardRefusedError,
     UsageError,
 )
+from promoter.progress import progress
 from promoter.safepath import SafeTree
 from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.session import Session
@@ -109,16 +110,20 @@ class _Gc:
                 known = self.states.get(project, {})
                 if env.id not in known:
                     wanted.setdefault(project, set()).add(env.id)
-        for project, numbers in sorted(wanted.items()):
-            try:
-                forge = self.factory(project)
-                self.lookups += 1
-                states = forge.list_request_states(sorted(numbers))
-            except (ForgeError, ConfigError) as exc:
-                LOG.warning("preview gc: keeping every preview of %s: %s", one_line(project), exc)
-                self.failed[project] = str(exc)
-                continue
-            self.states.setdefault(project, {}).update(states)
+        asked = sum(len(numbers) for numbers in wanted.values())
+        with progress("preview gc: asking the forge", total=asked, unit="requests") as asking:
+            for project, numbers in sorted(wanted.items()):
+                try:
+                    forge = self.factory(project)
+                    self.lookups += 1
+                    states = forge.list_request_states(sorted(numbers))
+                except (ForgeError, ConfigError) as exc:
+                    LOG.warning("preview gc: keeping every preview of %s: %s", one_line(project), exc)
+                    self.failed[project] = str(exc)
+                    continue
+                finally:
+                    asking.advance(len(numbers), detail=one_line(project))
+                self.states.setdefault(project, {}).update(states)
 
     def __call__(self, worktree: Path) -> ChangeSet:
         self.deleted, self.skipped, self.kept = [], [], 0
