@@ -5,8 +5,9 @@
 * Transient errors (5xx, 429, timeouts) back off per target (``poll``, doubled per failure up to
   :data:`MAX_BACKOFF`, or the server's ``Retry-After``) until the deadline; they are never a failed deploy.
 * :class:`SourceAccessDenied` (401/403) is raised at once: exit 1.
-* The deadline holds to within one poll: the loop sleeps at most until the deadline, and a request in
-  flight gets only the time left (its ``budget``).
+* The deadline holds to within one poll: the loop sleeps at most until the deadline, polls nothing at
+  or after it, and a request in flight gets only the time left (its ``budget``). So a minute of waiting
+  makes at most 60 / ``poll`` calls per target (12 at the default 5 s).
 * ``stop`` (set by a SIGTERM handler in the command line) ends the wait with status ``interrupted``.
 * The first failed target ends the wait (exit 6): the pipeline should not sit out a broken deploy.
 """
@@ -84,7 +85,8 @@ class Waiter:
         try:
             while True:
                 for slot in self.slots:
-                    if slot.state.done or self.clock() < slot.next_poll:
+                    now = self.clock()
+                    if slot.state.done or now < slot.next_poll or now >= deadline:
                         continue
                     self._poll(slot, deadline)
                     if slot.state.phase == "failed":

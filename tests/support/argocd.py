@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -175,9 +175,10 @@ class FakeArgoCD:
         self.clock: Any = None
 
     # -- scripting -----------------------------------------------------------------------------------
-    def script(self, name: str, *answers: Answer | dict[str, Any]) -> None:
+    def script(self, name: str, *answers: Answer | dict[str, Any] | Callable[[Recorded], Any]) -> None:
+        """Answers in order, the last one repeating; a callable is asked with the request each time."""
         with self._lock:
-            self._answers[name] = [a if isinstance(a, Answer) else Answer(200, a) for a in answers]
+            self._answers[name] = list(answers)  # type: ignore[arg-type]
 
     def set(self, name: str, answer: Answer | dict[str, Any]) -> None:
         self.script(name, answer)
@@ -192,12 +193,15 @@ class FakeArgoCD:
         with self._lock:
             return [r for r in self.requests if name is None or r.name == name]
 
-    def _next(self, name: str) -> Answer:
+    def _next(self, name: str, request: Recorded) -> Answer:
         with self._lock:
             queue = self._answers.get(name)
             if not queue:
                 return Answer(403, PERMISSION_DENIED)  # what Argo CD says for an unknown application
-            return queue.pop(0) if len(queue) > 1 else queue[0]
+            answer: Any = queue.pop(0) if len(queue) > 1 else queue[0]
+        if callable(answer):
+            answer = answer(request)
+        return answer if isinstance(answer, Answer) else Answer(200, answer)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> FakeArgoCD:
@@ -216,19 +220,17 @@ class FakeArgoCD:
                 parts = urlsplit(self.path)
                 prefix = "/api/v1/applications/"
                 name = unquote(parts.path[len(prefix) :]) if parts.path.startswith(prefix) else ""
+                headers = dict(self.headers.items())
+                recorded = Recorded("GET", name, parse_qs(parts.query), headers, time.monotonic())
                 with fake._lock:
-                    fake.requests.append(
-                        Recorded(
-                            "GET", name, parse_qs(parts.query), dict(self.headers.items()), time.monotonic()
-                        )
-                    )
+                    fake.requests.append(recorded)
                 auth = self.headers.get("Authorization", "")
                 if not name:
                     answer = Answer(404, {"error": "Not Found", "code": 5, "message": "Not Found"})
                 elif fake.token is not None and auth != f"Bearer {fake.token}":
                     answer = Answer(401, UNAUTHENTICATED)
                 else:
-                    answer = fake._next(name)
+                    answer = fake._next(name, recorded)
                 raw = answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")

@@ -297,3 +297,10 @@ def test_401_during_the_wait_stops_it(argocd: FakeArgoCD, fake_time) -> None:
     with pytest.raises(SourceAccessDenied):
         run_wait(argocd, fake_time)
     assert len(argocd.calls()) == 1
+
+
+def test_a_minute_of_waiting_is_twelve_calls_at_the_default_poll(argocd: FakeArgoCD, fake_time) -> None:
+    argocd.script("api-staging", application("api-staging", revision=OLD))
+    outcome, _, waiter = run_wait(argocd, fake_time, timeout=60)
+    assert outcome.status == "timeout" and outcome.seconds == 60.0
+    assert len(argocd.calls()) == waiter.polls == 12
