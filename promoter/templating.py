@@ -477,7 +477,11 @@ def add_missing_annotations(text: str, wanted: Mapping[str, str], *, origin: str
         inserted = _insert_entries(body, metadata, block, newline)
     elif annotations is None:
         inserted = _insert_entries(body, metadata, ["annotations: {" + ", ".join(entries) + "}"], newline)
-    elif isinstance(annotations, ScalarNode) and annotations.tag.endswith(":null") and not annotations.value:
+    elif (
+        isinstance(annotations, ScalarNode)
+        and str(annotations.tag).endswith(":null")
+        and not annotations.value
+    ):
         at = annotations.start_mark.index  # `annotations:` with nothing after it
         inserted = body[:at] + " {" + ", ".join(entries) + "}" + body[at:]
     else:

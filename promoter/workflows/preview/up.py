@@ -20,6 +20,8 @@ from promoter.errors import (
 from promoter.safepath import SafeTree
 from promoter.templating import (
     ANNOTATION_EXPIRES,
+    ANNOTATION_IMAGE,
+    ANNOTATION_TAG,
     BUNDLED_TEMPLATES,
     DEFAULT_NAMESPACE_TEMPLATE,
     PreviewContext,
@@ -38,8 +40,6 @@ from promoter.workflows.preview.common import (
 )
 from promoter.workflows.preview.files import (
     ANNOTATION_COMMIT,
-    ANNOTATION_IMAGE,
-    ANNOTATION_TAG,
     LOG,
     PreviewEnv,
     mentions_id,
