@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 import click
 
-from promoter.cli.context import Globals, emit, get_globals
-
-if TYPE_CHECKING:
-    from promoter.hook import CloseEvent
+from promoter.cli.context import emit, get_globals
 
 
-def make_preview_handler(globals_: Globals) -> Callable[[CloseEvent], str]:
-    """The receiver's handler: every close or merge event runs ``preview down`` for its request.
+def _interval(value: str) -> float:
+    """``--gc-interval``: a duration like 15m, 1h, 90s or a number of seconds; 0 turns the sweeps off."""
+    from promoter.config import parse_duration
+    from promoter.errors import UsageError
 
-    ``preview_down_for_event(event, globals_)`` deletes the request's preview file (idempotently) and
-    returns a short result word for the response and the log line, e.g. ``deleted`` or ``unchanged``.
-    """
-
-    def handle(event: CloseEvent) -> str:
-        from promoter.errors import OperationalError
-
-        try:
-            from promoter.workflows.preview import preview_down_for_event
-        except ImportError as exc:
-            if exc.name not in ("promoter.workflows.preview", "promoter.workflows"):
-                raise
-            raise OperationalError("preview workflows are not available in this installation") from None
-        return preview_down_for_event(event, globals_)
-
-    return handle
+    text = value.strip()
+    if text in ("0", "0s", "off"):
+        return 0.0
+    try:
+        return float(parse_duration(int(text) if text.isdigit() else text))
+    except ValueError as exc:
+        raise UsageError(f"--gc-interval: {exc}", hint="e.g. 15m, 1h, 90s; 0 turns the sweeps off") from None
 
 
 @click.group("hook")
@@ -47,23 +34,67 @@ def hook() -> None:
     help="HOST:PORT to listen on (:PORT for every interface; port 0 picks a free one).",
 )
 @click.option(
+    "--gc-interval",
+    default="15m",
+    show_default=True,
+    help="Run the preview GC this often (first at start), so previews whose events were lost go too; "
+    "0 turns it off.",
+)
+@click.option(
+    "--queue-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Requests that may wait for deletion; one more is answered 503 with Retry-After.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Open connections at most; a new one pushes out the oldest one still sending its request.",
+)
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds a client has to send its whole request (and to take the answer).",
+)
+@click.option(
     "--max-body",
     type=click.IntRange(min=1),
     default=1024 * 1024,
     show_default=True,
     help="Largest request body accepted, in bytes (larger ones get 413).",
 )
-def serve(listen: str, max_body: int) -> None:
+def serve(
+    listen: str,
+    gc_interval: str,
+    queue_size: int,
+    max_connections: int,
+    request_timeout: float,
+    max_body: int,
+) -> None:
     """Delete a merge/pull request's preview environment when it is closed or merged.
 
     Point a GitLab "Merge request events" webhook (secret token) or a GitHub "Pull requests" webhook
     (content type application/json, secret) at this address; the secret is read from
-    PROMOTER_WEBHOOK_SECRET. SIGTERM stops the server after the deliveries in flight.
+    PROMOTER_WEBHOOK_SECRET. A valid delivery is answered 202 at once; one worker deletes every waiting
+    preview in one commit per round, after asking the forge that the request is still closed. SIGTERM
+    stops accepting, finishes the waiting deletions (or leaves them to the preview GC of the next start).
     """
-    from promoter.hook import HookServer
+    from promoter.hook.server import Limits
+    from promoter.hook.service import ServeOptions, serve
+    from promoter.workflows.session import open_session
 
     globals_ = get_globals()
-    server = HookServer.from_environment(listen, make_preview_handler(globals_), max_body=max_body)
-    server.install_signal_handlers()
-    server.serve_forever()
-    emit({"result": "stopped", "url": server.url})
+    options = ServeOptions(
+        listen=listen,
+        limits=Limits(max_body=max_body, max_connections=max_connections, request_timeout=request_timeout),
+        queue_size=queue_size,
+        gc_interval=_interval(gc_interval),
+    )
+    result = serve(options, lambda: open_session(config_path=globals_.config_path, repo=globals_.repo))
+    left = f"; {result['left']} request(s) left to the next preview gc" if result["left"] else ""
+    emit(result, f"stopped after {result['rounds']} round(s) and {result['sweeps']} preview gc run(s){left}")

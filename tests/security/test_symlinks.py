@@ -10,10 +10,10 @@ mtime-for-mtime unchanged, nothing new exists beside them, and the env repo has 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -254,40 +254,24 @@ def test_preview_down_refuses_a_link(run_cli, preview_link: Scene, dry_run: bool
 
 
 @pytest.fixture
-def hook_receiver(tmp_path: Path) -> Iterator[tuple[Scene, object]]:
-    from promoter.cli.context import Globals
-    from promoter.cli.hook import make_preview_handler
-    from promoter.hook import HookServer
-    from tests.e2e.test_hook import SECRET
+def hook_receiver(tmp_path: Path) -> Iterator[tuple[Scene, Any]]:
+    from tests.support.hookservice import start_receiver
 
     scene = preview_scene(tmp_path, "directory")
-    handler = make_preview_handler(Globals(config_path=str(scene.config), repo=str(scene.remote)))
-    server = HookServer("127.0.0.1:0", handler, gitlab_token=SECRET, github_secret=SECRET)
-    server.poll_interval = 0.01
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield scene, server
-    server.shutdown()
-    thread.join(timeout=30)
+    with start_receiver(scene.config, scene.remote) as receiver:
+        yield scene, receiver
 
 
 def test_webhook_close_event_deletes_nothing_through_a_link(hook_receiver) -> None:
-    import http.client
-
     from tests.e2e.test_hook import gitlab_headers, gitlab_mr_payload
 
-    scene, server = hook_receiver
+    scene, receiver = hook_receiver
     payload = gitlab_mr_payload("close", iid=7)
     payload["project"]["path_with_namespace"] = "acme/api"
     before, before_refs = snapshot(scene.outside), refs(scene.remote)
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=60)  # type: ignore[attr-defined]
-    try:
-        conn.request("POST", "/", body=json.dumps(payload).encode(), headers=gitlab_headers())
-        reply = conn.getresponse()
-        reply.read()
-    finally:
-        conn.close()
-    assert reply.status != 200
+    status, _ = receiver.post(json.dumps(payload).encode(), gitlab_headers())
+    assert status == 202  # accepted; the worker then refuses the link
+    receiver.settle()
     assert snapshot(scene.outside) == before, "the webhook deleted or changed a file outside the repository"
     assert refs(scene.remote) == before_refs
 

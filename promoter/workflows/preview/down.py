@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promoter.envrepo import ChangeSet, with_trailers
 from promoter.errors import (
@@ -11,22 +11,17 @@ from promoter.errors import (
 )
 from promoter.safepath import SafeTree
 from promoter.workflows.delivery_result import Delivery
-from promoter.workflows.session import Session
-
-if TYPE_CHECKING:  # pragma: no cover
-    from promoter.hook import CloseEvent
 from promoter.workflows.preview.common import (
     PreviewOutcome,
-    one_line,
     preview_trailers,
     unchanged_delivery,
 )
 from promoter.workflows.preview.files import (
-    LOG,
     PreviewEnv,
     mentions_id,
     scan_worktree,
 )
+from promoter.workflows.session import Session
 
 
 def preview_down(
@@ -97,22 +92,3 @@ def preview_namespace(settings: Any, env: PreviewEnv) -> str | None:
         return render_namespace(template, slug=env.slug, id=env.id or 0, extra=settings.values)
     except PromoterError:
         return None
-
-
-def preview_down_for_event(event: CloseEvent, globals_: Any) -> str:
-    """The webhook handler's work: ``preview down`` for a closed or merged request.
-
-    Returns ``deleted``, ``unchanged`` (nothing there: a duplicate delivery or no preview).
-    """
-    from promoter.workflows.session import open_session
-
-    session = open_session(config_path=globals_.config_path, repo=globals_.repo)
-    outcome = preview_down(session, event.request_id, project=event.project)
-    LOG.info(
-        "preview down for %s %s!%d: %s",
-        event.forge,
-        one_line(event.project),
-        event.request_id,
-        outcome.result,
-    )
-    return "deleted" if outcome.result == "changed" else "unchanged"

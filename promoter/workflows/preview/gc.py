@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promoter.envrepo import ChangeSet, with_trailers
+from promoter.envrepo import ChangeSet, EnvRepo, with_trailers
 from promoter.errors import (
     ConfigError,
     ForgeError,
@@ -183,17 +183,25 @@ def preview_gc(
     dry_run: bool = False,
     forge_factory: ForgeFactory | None = None,
     now: datetime | None = None,
+    repo: EnvRepo | None = None,
 ) -> GcResult:
-    """Delete the previews of closed, merged or vanished requests and expired ones, in one commit."""
+    """Delete the previews of closed, merged or vanished requests and expired ones, in one commit.
+
+    ``repo`` reuses an open work clone (the webhook receiver keeps one); otherwise one is made and closed.
+    """
     settings = session.config.previews
     limit = settings.max_delete if max_delete is None else max_delete
     if limit < 0:
         raise UsageError("--max-delete must be 0 or more")
     plan = _Gc(session, forge_factory or default_forge_factory(session), now or utc_now(), limit)
-    with session.env_repo([settings.dir]) as repo:
-        if repo.head(settings.branch) is None:
+    env_repo = repo if repo is not None else session.env_repo([settings.dir])
+    try:
+        if env_repo.head(settings.branch) is None:
             return GcResult(unchanged_delivery(settings.branch))
-        outcome = repo.transaction(settings.branch, plan, plan.message, dry_run=dry_run)
+        outcome = env_repo.transaction(settings.branch, plan, plan.message, dry_run=dry_run)
+    finally:
+        if repo is None:
+            env_repo.close()
     errors = [f"{project}: {error}" for project, error in sorted(plan.failed.items())]
     return GcResult(
         delivery=Delivery.from_transaction(outcome),
