@@ -21,7 +21,7 @@ from promoter.reconcile.fingerprint import live_hash
 from promoter.reconcile.inventory import Record
 from promoter.reconcile.kubectl import Kubectl, Outcome
 from promoter.reconcile.live import key_of, list_items, write_stream
-from promoter.reconcile.plan import Plan, Step
+from promoter.reconcile.plan import Plan, Step, resource_version
 from promoter.reconcile.render import Manifest, ObjectRef, RenderError
 
 CHUNK = 250
@@ -84,8 +84,10 @@ def resolve_scopes(
             )
         elif namespaced and not meta.get("namespace"):
             meta["namespace"] = "default"
-        elif not namespaced:
-            meta.pop("namespace", None)
+            manifest.moved()
+        elif not namespaced and "namespace" in meta:
+            meta.pop("namespace")
+            manifest.moved()
     return errors, served
 
 
@@ -153,7 +155,7 @@ class _Applier:
             current = live.get(step.ref.key)
             seen = live_hash(step.manifest.obj, current) if current is not None else ""
             self.result.applied.append(step.ref)
-            self.result.records[step.ref] = Record(step.desired, seen)
+            self.result.records[step.ref] = Record(step.desired, seen, resource_version(current))
 
 
 def execute(

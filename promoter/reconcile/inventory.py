@@ -4,8 +4,9 @@ The ConfigMap ``promoter-reconcile-<instance>`` (namespace ``--namespace``, labe
 ``promoter.dev/inventory=<instance>``) holds these ``data`` keys:
 
 - ``inventory``: JSON ``{"format": 2, "objects": {"<apiVersion> <Kind>": {"<namespace>": {"<name>":
-  "<desired hash>.<live hash>"}}}}``: every object this instance created and still owns, with the hashes
-  of :mod:`promoter.reconcile.fingerprint` (empty namespace for cluster-scoped objects). The first release
+  "<desired hash>.<live hash>.<resourceVersion>"}}}}``: every object this instance created and still owns,
+  with the hashes of :mod:`promoter.reconcile.fingerprint` and the ``resourceVersion`` they were taken at
+  (empty namespace for cluster-scoped objects). The first release
   wrote a JSON list of ``{apiVersion, kind, namespace, name}``; it is still read.
 - ``status``: the last pass as JSON (the shape is documented in :mod:`promoter.reconcile.status`).
 - ``result``, ``attempted_revision``, ``applied_revision``, ``finished_at``: the same values as plain
@@ -37,18 +38,21 @@ FLAT_KEYS = ("result", "attempted_revision", "applied_revision", "finished_at")
 
 @dataclass(frozen=True)
 class Record:
-    """The hashes of an object as last applied (or seen in sync); empty when not known."""
+    """An object as last applied (or seen in sync): the hashes of :mod:`promoter.reconcile.fingerprint` and
+    the ``resourceVersion`` they were taken at; empty when not known."""
 
     desired: str = ""
     live: str = ""
+    version: str = ""
 
     def encode(self) -> str:
-        return f"{self.desired}.{self.live}"
+        return f"{self.desired}.{self.live}.{self.version}"
 
     @classmethod
     def decode(cls, text: str) -> Record:
-        desired, _, live = str(text).partition(".")
-        return cls(desired, live)
+        desired, _, rest = str(text).partition(".")
+        live, _, version = rest.partition(".")
+        return cls(desired, live, version)
 
 
 @dataclass

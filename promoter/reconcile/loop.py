@@ -75,7 +75,7 @@ class Reconciler:
         self.kubectl = kubectl or Kubectl(request_timeout=options.request_timeout)
         self.source = GitSource(options.repo, options.ref, options.cache_dir)
         self.inventory = Inventory(self.kubectl, options.instance, options.namespace)
-        self.render_cache = RenderCache()
+        self.render_cache = RenderCache(options.cache_dir / "render-cache.json")
         self._clock = time.monotonic()
 
     def reconcile_once(self, stop: threading.Event | None = None) -> SyncStatus:
@@ -163,7 +163,7 @@ class Reconciler:
         status.errors.extend(applied.errors)
         step("apply", started)
 
-        records = self._records(plan, applied)
+        records, fresh = self._records(plan, applied, state)
         rendered_keys = {m.ref.key for m in manifests}
         stale = [r for r in state.records if r.key not in rendered_keys]
         if applied.failed:
@@ -198,7 +198,7 @@ class Reconciler:
             status.result = "applied" if (applied.applied or status.pruned) else "in-sync"
         if not status.failed or (checkout.stale and not applied.failed and not status.conflicts):
             status.applied_revision = checkout.revision
-        self._record(status, records, state)
+        self._record(status, records, state, fresh)
 
     def _render(self, checkout: Checkout, state: InventoryState) -> Rendered:
         """The render of ``--path``; a path that existed before and is gone from a fetched commit (git drops
@@ -235,17 +235,34 @@ class Reconciler:
         return make_plan(manifests, live, state.records, self.options.instance)
 
     @staticmethod
-    def _records(plan: Plan, applied: apply_mod.ApplyResult) -> dict[ObjectRef, Record]:
-        """The inventory after the apply: owned objects with their hashes; conflicts are never in it."""
-        records = {s.ref: Record(s.desired, s.seen) for s in plan.of("in-sync")}
-        records.update(applied.records)
+    def _records(
+        plan: Plan, applied: apply_mod.ApplyResult, state: InventoryState
+    ) -> tuple[dict[ObjectRef, Record], dict[ObjectRef, Record]]:
+        """The inventory after the apply (owned objects with their hashes; conflicts are never in it), as
+        stored before for objects found in sync (so a pass with nothing to do writes nothing) and with every
+        ``resourceVersion`` refreshed (written whenever the inventory is written anyway)."""
+        kept: dict[ObjectRef, Record] = {}
+        fresh: dict[ObjectRef, Record] = {}
+        for step in plan.steps:
+            if step.action == "in-sync":
+                previous = state.records.get(step.ref)
+                kept[step.ref] = previous if previous is not None else step.record
+                fresh[step.ref] = step.record
+            elif step.action == "update":  # not applied (a dry run, a stage that failed first): retry it
+                kept[step.ref] = fresh[step.ref] = Record()
         for ref, _ in applied.failures:  # may exist now: keep it known (prune checks ownership anyway)
-            records[ref] = Record()
-        if not applied.applied and not applied.failures:  # dry run: keep the old records of updates
-            records.update({s.ref: Record() for s in plan.of("update")})
-        return records
+            kept[ref] = fresh[ref] = Record()
+        kept.update(applied.records)
+        fresh.update(applied.records)
+        return kept, fresh
 
-    def _record(self, status: SyncStatus, records: Mapping[ObjectRef, Record], state: InventoryState) -> None:
+    def _record(
+        self,
+        status: SyncStatus,
+        records: Mapping[ObjectRef, Record],
+        state: InventoryState,
+        fresh: Mapping[ObjectRef, Record] | None = None,
+    ) -> None:
         """Store inventory and status, but only when something besides the timings changed: a pass that
         finds everything in sync sends no write at all."""
         if self.options.dry_run:
@@ -254,7 +271,7 @@ class Reconciler:
         stored = status.as_dict(limit=STORED_LIST_LIMIT)
         if state.exists and untimed(stored) == untimed(state.status) and dict(records) == state.records:
             return
-        self.inventory.save(records, stored)
+        self.inventory.save({**records, **(fresh or {})}, stored)
 
 
 def _finish(status: SyncStatus, clock: float) -> None:

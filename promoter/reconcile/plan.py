@@ -31,8 +31,12 @@ class Step:
     seen: str = ""  # live hash of ``live``
 
     @property
+    def record(self) -> Record:
+        return Record(self.desired, self.seen, resource_version(self.live))
+
+    @property
     def ref(self) -> ObjectRef:
-        return self.manifest.ref
+        return self.manifest.ref  # cached by the manifest
 
 
 @dataclass
@@ -45,6 +49,10 @@ class Plan:
     @property
     def conflicts(self) -> list[Step]:
         return self.of("conflict")
+
+
+def resource_version(live: Mapping[str, Any] | None) -> str:
+    return str(((live or {}).get("metadata") or {}).get("resourceVersion") or "")
 
 
 def owner_of(live: Mapping[str, Any]) -> str | None:
@@ -84,7 +92,11 @@ def make_plan(
             )
             continue
         record = by_key.get(ref.key)
-        seen = live_hash(manifest.obj, current)
+        version = resource_version(current)
+        if record is not None and record.version and record.version == version:
+            seen = record.live  # not written since it was hashed
+        else:
+            seen = live_hash(manifest.obj, current)
         if record is not None and record.desired == desired and record.live == seen:
             plan.steps.append(Step(manifest, "in-sync", desired, "", current, seen))
         elif record is None or not record.desired:

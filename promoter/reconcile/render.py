@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,11 +88,19 @@ class ObjectRef:
 class Manifest:
     obj: dict[str, Any]
     source: str  # file or directory, relative to the rendered root
+    _ref: ObjectRef | None = field(default=None, repr=False, compare=False)
 
     @property
     def ref(self) -> ObjectRef:
-        meta = self.obj.get("metadata") or {}
-        return ObjectRef(self.obj["apiVersion"], self.obj["kind"], meta.get("namespace") or "", meta["name"])
+        """The object's identity (cached: call :meth:`moved` after changing its namespace)."""
+        if self._ref is None:
+            meta = self.obj.get("metadata") or {}
+            namespace = meta.get("namespace") or ""
+            self._ref = ObjectRef(self.obj["apiVersion"], self.obj["kind"], namespace, meta["name"])
+        return self._ref
+
+    def moved(self) -> None:
+        self._ref = None
 
 
 @dataclass(frozen=True)
@@ -117,15 +126,31 @@ class RenderCache:
     """The objects of plain manifest files by git blob id (a file's objects are a function of its bytes).
 
     Entries are JSON text, so every pass gets fresh objects to label without a deep copy; entries not
-    used by the last render are dropped.
+    used by the last render are dropped. With a ``path`` (next to the checkout, which holds the same
+    content) the cache outlives the process, so ``--once`` runs do not parse unchanged files either.
     """
 
-    def __init__(self) -> None:
-        self._entries: dict[str, str] = {}
+    FORMAT = 1
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._entries: dict[str, str] | None = None if path else {}
         self._used: dict[str, str] = {}
 
+    def _load(self) -> dict[str, str]:
+        if self._entries is None:
+            self._entries = {}
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8")) if self.path else None
+                if isinstance(data, dict) and data.get("format") == self.FORMAT:
+                    entries = data.get("entries")
+                    self._entries = {str(k): str(v) for k, v in (entries or {}).items()}
+            except (OSError, ValueError):
+                pass  # no cache yet, or an unreadable one: parse afresh
+        return self._entries
+
     def get(self, blob: str | None) -> list[dict[str, Any]] | None:
-        text = self._entries.get(blob) if blob else None
+        text = self._load().get(blob) if blob else None
         if text is None or blob is None:
             return None
         self._used[blob] = text
@@ -137,8 +162,23 @@ class RenderCache:
             self._used[blob] = json.dumps(objects, separators=(",", ":"))
 
     def finish(self) -> None:
-        """Keep only what the last render used."""
+        """Keep only what the last render used (and store it, when it changed)."""
+        changed = self._used.keys() != self._load().keys()
         self._entries, self._used = self._used, {}
+        if self.path is not None and changed:
+            _write_private(self.path, json.dumps({"format": self.FORMAT, "entries": self._entries}))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` atomically with a file only its owner can read."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a cache: the next run parses again
 
 
 def render_tree(
@@ -160,7 +200,7 @@ def render_tree(
         problem = "is a symbolic link" if root.is_symlink() else "does not exist in the env repo"
         result.errors.append(RenderError(root.name or str(root), f"path {problem}"))
         return result
-    for directory, kind in _walk(root, result):
+    for directory, kind, files in _walk(root, result):
         rel = directory.relative_to(root).as_posix() or "."
         try:
             if kind == "kustomize":
@@ -179,9 +219,10 @@ def render_tree(
                     continue
                 _render_helm(result, helm, directory, rel)
             else:
-                for file in sorted(p for p in directory.iterdir() if _is_manifest(p)):
-                    source = file.relative_to(root).as_posix()
-                    _add_file(result, file, source, (blobs or {}).get(source), cache)
+                prefix = "" if rel == "." else f"{rel}/"
+                for name in files:
+                    source = prefix + name
+                    _add_file(result, directory / name, source, (blobs or {}).get(source), cache)
         except (OSError, UnicodeDecodeError) as exc:
             result.errors.append(RenderError(rel, f"cannot read: {exc}"))
     if cache is not None:
@@ -201,44 +242,45 @@ def _add_file(result: Rendered, file: Path, source: str, blob: str | None, cache
         cache.put(blob, [m.obj for m in result.manifests[before[0] :]])
 
 
-def _walk(root: Path, result: Rendered) -> Iterator[tuple[Path, str]]:
-    """Directories in a stable order with how to render each; rendered directories are not descended.
-
-    Symbolic links are recorded as errors and never followed."""
+def _walk(root: Path, result: Rendered) -> Iterator[tuple[Path, str, list[str]]]:
+    """Directories in a stable order with how to render each and, for plain ones, their manifest files;
+    rendered directories are not descended. Symbolic links are recorded as errors and never followed."""
     stack = [root]
     while stack:
         directory = stack.pop()
         with os.scandir(directory) as scan:
             entries = sorted(scan, key=lambda e: e.name)
-        for entry in entries:
-            if entry.is_symlink() and not entry.name.startswith("."):
-                rel = Path(entry.path).relative_to(root).as_posix()
+        links = {e.name for e in entries if e.is_symlink()}
+        for name in sorted(links):
+            if not name.startswith("."):
+                rel = (directory / name).relative_to(root).as_posix()
                 result.errors.append(
                     RenderError(rel, "is a symbolic link: refused (links are never followed)")
                 )
-        names = {e.name for e in entries if not e.is_symlink()}
+        names = {e.name for e in entries} - links
         if names & set(KUSTOMIZATION_FILES):
-            yield directory, "kustomize"
+            yield directory, "kustomize", []
             continue
         if "Chart.yaml" in names:
-            yield directory, "helm"
+            yield directory, "helm", []
             continue
-        yield directory, "plain"
+        files = [e.name for e in entries if e.name not in links and _is_manifest(e)]
+        yield directory, "plain", files
         subdirs = [
             Path(e.path)
             for e in entries
-            if not e.is_symlink() and e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
+            if e.name not in links and e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
         ]
         stack.extend(reversed(subdirs))
 
 
-def _is_manifest(path: Path) -> bool:
+def _is_manifest(entry: os.DirEntry[str]) -> bool:
+    name = entry.name
     return (
-        not path.is_symlink()
-        and path.is_file()
-        and path.suffix in MANIFEST_SUFFIXES
-        and not path.name.startswith(".")
-        and path.name not in SKIPPED_FILES
+        name.endswith(MANIFEST_SUFFIXES)
+        and not name.startswith(".")
+        and name not in SKIPPED_FILES
+        and entry.is_file(follow_symlinks=False)
     )
 
 

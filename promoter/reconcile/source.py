@@ -82,6 +82,7 @@ class GitSource:
         self.url = url
         self.ref = ref
         self.cache_dir = cache_dir
+        self._checked_out: str | None = None
 
     def fetch(self) -> Checkout:
         import git
@@ -108,8 +109,10 @@ class GitSource:
                 kill_after_timeout=deadline,
             )
             revision = repo.git.rev_parse(target)
-            repo.git.checkout("--force", "--detach", revision)
-            repo.git.clean("-ffdxq")
+            if revision != self._checked_out:  # the cache is private: unchanged since our own checkout
+                repo.git.checkout("--force", "--detach", revision)
+                repo.git.clean("-ffdxq")
+                self._checked_out = revision
         except git.GitCommandError as exc:
             message = masking.mask(_first_error_line(exc))
             if _timed_out(exc):

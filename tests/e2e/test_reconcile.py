@@ -771,3 +771,31 @@ def test_promoter_wait_reads_a_conflict_as_a_failed_deployment_naming_the_object
     failing = {(r.kind, r.namespace, r.name) for r in observed.failing}
     assert ("Namespace", None, "shared") in failing
     assert ("Deployment", "shared", "api") in failing  # withheld: its namespace is not promoter's
+
+
+def test_a_status_update_by_a_controller_is_no_drift_and_sends_no_write(
+    env: Env, fake_kube: FakeKube
+) -> None:
+    env.reconcile()
+    env.reconcile()  # records "in-sync"
+    fake_kube.set_field(
+        "Deployment", "api", "shared", ("status", "readyReplicas"), 1
+    )  # a new resourceVersion
+    fake_kube.clear_requests()
+    result, payload = env.reconcile()
+    assert (result.exit_code, payload["status"]["result"]) == (0, "in-sync")
+    assert fake_kube.requests("PATCH") == []
+
+
+def test_once_runs_reuse_the_parsed_files_of_the_last_run(env: Env, fake_kube: FakeKube, monkeypatch) -> None:
+    from promoter.reconcile import render
+
+    env.reconcile()
+    cache = env.tmp_path / "cache" / "default" / "render-cache.json"
+    assert cache.stat().st_mode & 0o777 == 0o600
+    parsed: list[str] = []
+    real = render.load_manifests
+    monkeypatch.setattr(render, "load_manifests", lambda text: parsed.append(text) or real(text))
+    result, payload = env.reconcile()
+    assert payload["status"]["result"] == "in-sync"
+    assert parsed == []
