@@ -796,6 +796,6 @@ def test_once_runs_reuse_the_parsed_files_of_the_last_run(env: Env, fake_kube: F
     parsed: list[str] = []
     real = render.load_manifests
     monkeypatch.setattr(render, "load_manifests", lambda text: parsed.append(text) or real(text))
-    result, payload = env.reconcile()
+    _, payload = env.reconcile()
     assert payload["status"]["result"] == "in-sync"
     assert parsed == []
