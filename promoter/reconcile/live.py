@@ -16,11 +16,12 @@ from typing import Any
 
 from promoter.errors import KubectlError
 from promoter.reconcile import INSTANCE_LABEL
-from promoter.reconcile.kubectl import Kubectl
+from promoter.reconcile.kubectl import Kubectl, Outcome
 from promoter.reconcile.render import Manifest, ObjectRef
 
 Key = tuple[str, str, str, str]
 _UNSERVED = "the server doesn't have a resource type"
+_FORBIDDEN = "(Forbidden)"
 
 
 def key_of(obj: dict[str, Any]) -> Key:
@@ -47,25 +48,38 @@ def list_labelled(
     """Every object of the kinds of ``refs`` that carries this instance's label, by key.
 
     Kinds are listed in the version the render uses; when the cluster does not serve that version yet
-    (a CRD version added by the same commit), in the ``preferred`` version discovery reported.
+    (a CRD version added by the same commit), in the ``preferred`` version discovery reported. Objects in
+    several namespaces are listed across namespaces, or namespace by namespace when the reconciler may not
+    list cluster-wide (a namespaced Role).
     """
-    namespaces = {ref.namespace for ref in refs if ref.namespace}
+    refs = list(refs)
+    namespaces = sorted({ref.namespace for ref in refs if ref.namespace})
     types = list(dict.fromkeys(ref.type_name for ref in refs))
     if not types:
         return {}
-    scope = ["-n", next(iter(namespaces))] if len(namespaces) == 1 else ["-A"] if namespaces else []
     selector = ["-l", f"{INSTANCE_LABEL}={instance}", "-o", "json"]
-    outcome = kubectl.run(["get", ",".join(types), *scope, *selector], check=False)
-    if outcome.returncode != 0 and _UNSERVED in outcome.stderr and preferred:
-        versions = {ref.type_name: _preferred_type(ref, preferred) for ref in refs}
-        retry = list(dict.fromkeys(versions[t] for t in types if t in versions))
-        outcome = kubectl.run(["get", ",".join(retry), *scope, *selector], check=False)
-    if outcome.returncode != 0:
-        raise KubectlError(f"cannot list the live objects: {outcome.error_text()}")
-    try:
-        return {key_of(item): item for item in list_items(outcome.stdout)}
-    except ValueError as exc:
-        raise KubectlError(f"kubectl get printed something that is not JSON: {exc}") from None
+
+    def get(scope: list[str]) -> Outcome:
+        outcome = kubectl.run(["get", ",".join(types), *scope, *selector], check=False)
+        if outcome.returncode != 0 and _UNSERVED in outcome.stderr and preferred:
+            versions = [_preferred_type(ref, preferred) for ref in refs]
+            retry = ",".join(dict.fromkeys(versions))
+            outcome = kubectl.run(["get", retry, *scope, *selector], check=False)
+        return outcome
+
+    scopes = [["-n", namespaces[0]]] if len(namespaces) == 1 else [["-A"]] if namespaces else [[]]
+    outcomes = [get(scopes[0])]
+    if outcomes[0].returncode != 0 and _FORBIDDEN in outcomes[0].stderr and len(namespaces) > 1:
+        outcomes = [get(["-n", namespace]) for namespace in namespaces]
+    found: dict[Key, dict[str, Any]] = {}
+    for outcome in outcomes:
+        if outcome.returncode != 0:
+            raise KubectlError(f"cannot list the live objects: {outcome.error_text()}")
+        try:
+            found.update((key_of(item), item) for item in list_items(outcome.stdout))
+        except ValueError as exc:
+            raise KubectlError(f"kubectl get printed something that is not JSON: {exc}") from None
+    return found
 
 
 def _preferred_type(ref: ObjectRef, preferred: Mapping[tuple[str, str], str]) -> str:

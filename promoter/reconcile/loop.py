@@ -16,7 +16,7 @@ from pathlib import Path
 
 from promoter import masking
 from promoter.errors import PromoterError, UsageError
-from promoter.progress import Progress, progress
+from promoter.progress import progress
 from promoter.reconcile import apply as apply_mod
 from promoter.reconcile.inventory import Inventory, InventoryState, Record
 from promoter.reconcile.kubectl import Kubectl
@@ -82,14 +82,13 @@ class Reconciler:
         opts = self.options
         status = SyncStatus(opts.instance, opts.ref, opts.path, started=time.time(), dry_run=opts.dry_run)
         clock = self._clock = time.monotonic()
-        with progress(f"reconcile {opts.instance}", unit="objects") as reporter:
-            try:
-                self._pass(status, stop or threading.Event(), reporter)
-            except _Stopped:
-                status.result = "stopped"
-            except PromoterError as exc:
-                status.result = "failed"
-                status.errors.append(str(exc))
+        try:
+            self._pass(status, stop or threading.Event())
+        except _Stopped:
+            status.result = "stopped"
+        except PromoterError as exc:
+            status.result = "failed"
+            status.errors.append(str(exc))
         _finish(status, clock)
         if opts.report_status and not opts.dry_run and status.result not in ("suspended", "stopped"):
             from promoter.reconcile.status import post_commit_status
@@ -97,7 +96,7 @@ class Reconciler:
             post_commit_status(status, opts.repo)
         return status
 
-    def _pass(self, status: SyncStatus, stop: threading.Event, reporter: Progress) -> None:
+    def _pass(self, status: SyncStatus, stop: threading.Event) -> None:
         opts = self.options
 
         def step(name: str, started: float) -> None:
@@ -106,7 +105,6 @@ class Reconciler:
                 raise _Stopped
 
         started = time.monotonic()
-        reporter.update(0, detail="fetching")
         state = self.inventory.load()
         if state.suspended:
             status.result = "suspended"
@@ -121,7 +119,6 @@ class Reconciler:
         step("fetch", started)
 
         started = time.monotonic()
-        reporter.update(0, detail="rendering")
         rendered = self._render(checkout, state)
         served: dict[tuple[str, str], str] = {}
         if rendered.ok and rendered.manifests:
@@ -143,14 +140,13 @@ class Reconciler:
         started = time.monotonic()
         manifests = rendered.manifests
         apply_mod.mark_owned(manifests, opts.instance)
-        reporter.update(0, total=len(manifests), detail="comparing with the cluster")
         plan = self._plan(manifests, state, served)
         step("plan", started)
 
         started = time.monotonic()
         todo = len(plan.of("create", "update"))
-        reporter.update(0, total=todo, detail="applying")
-        applied = apply_mod.execute(plan, self.kubectl, dry_run=opts.dry_run, advance=reporter.advance)
+        with progress(f"reconcile {opts.instance}: applying", todo, "objects") as reporter:
+            applied = apply_mod.execute(plan, self.kubectl, dry_run=opts.dry_run, advance=reporter.advance)
         status.changed = [str(r) for r in applied.changed]
         status.applied = [str(r) for r in applied.applied]
         for step_ in plan.conflicts:
@@ -174,8 +170,10 @@ class Reconciler:
             status.errors.append("prune skipped: the env repo could not be fetched")
         elif opts.prune:
             started = time.monotonic()
-            reporter.update(0, total=len(stale), detail="pruning")
-            pruned = prune(stale, self.kubectl, opts.instance, dry_run=opts.dry_run, advance=reporter.advance)
+            with progress(f"reconcile {opts.instance}: pruning", len(stale), "objects") as reporter:
+                pruned = prune(
+                    stale, self.kubectl, opts.instance, dry_run=opts.dry_run, advance=reporter.advance
+                )
             status.pruned = [str(r) for r in pruned.pruned]
             status.skipped = [f"{ref}: {why}" for ref, why in pruned.skipped]
             for ref, why in pruned.failed:

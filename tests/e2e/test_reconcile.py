@@ -705,9 +705,14 @@ def test_a_pass_over_many_objects_shows_progress(
         progress.configure()
     assert status.result == "applied" and len(status.applied) == 30
     lines = stream.getvalue().splitlines()
-    assert "reconcile default: 33% (10 objects of 30 objects) applying" in "\n".join(lines)
-    assert "reconcile default: 100% (30 objects of 30 objects) applying" in "\n".join(lines)
-    assert lines[-1].startswith("reconcile default: done (")
+    assert any(
+        line.startswith("reconcile default: applying: 33% (10 objects of 30 objects)") for line in lines
+    )
+    assert any(
+        line.startswith("reconcile default: applying: 100% (30 objects of 30 objects)") for line in lines
+    )
+    assert lines[-1].startswith("reconcile default: applying: done (")
+    assert not any("pruning" in line for line in lines)  # nothing to prune: nothing shown
 
 
 def test_an_unchanged_tree_is_not_parsed_again(
@@ -799,3 +804,14 @@ def test_once_runs_reuse_the_parsed_files_of_the_last_run(env: Env, fake_kube: F
     _, payload = env.reconcile()
     assert payload["status"]["result"] == "in-sync"
     assert parsed == []
+
+
+def test_without_cluster_wide_list_rights_each_namespace_is_listed(env: Env, fake_kube: FakeKube) -> None:
+    env.reconcile()
+    fake_kube.store.namespaced_only = True
+    fake_kube.clear_requests()
+    result, payload = env.reconcile()
+    assert (result.exit_code, payload["status"]["result"]) == (0, "in-sync"), payload["status"]["errors"]
+    listed = {r.path for r in fake_kube.requests("GET") if "labelSelector" in r.query}
+    assert "/api/v1/namespaces/shared/secrets" in listed
+    assert "/apis/apps/v1/namespaces/pr-7/deployments" in listed

@@ -87,6 +87,7 @@ class Store:
     owners: dict[tuple[str, str, str, str], dict[str, tuple[str, set[Path_]]]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     stalls: dict[tuple[str, str], float] = field(default_factory=dict)  # (method, path) -> seconds
+    namespaced_only: bool = False  # refuse lists of namespaced kinds across namespaces (a namespaced Role)
     lock: threading.RLock = field(default_factory=threading.RLock)
     revision: int = 1
 
@@ -397,6 +398,13 @@ def _handle(
 ) -> tuple[int, Any]:
     key = (rtype.group, rtype.plural, namespace, name)
     if method == "GET" and not name:
+        if store.namespaced_only and rtype.namespaced and not namespace:
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'{rtype.plural} is forbidden: User "system:serviceaccount:promoter-system:promoter-reconciler" '
+                f'cannot list resource "{rtype.plural}" in API group "{rtype.group}" at the cluster scope',
+            )
         listing = _list(store, rtype, namespace, query)
         if query.get("watch") in ("true", "1"):  # one batch of ADDED events, then the stream ends
             return 200, _WatchEvents({"type": "ADDED", "object": item} for item in listing["items"])
