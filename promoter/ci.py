@@ -263,8 +263,13 @@ def standard_outputs(
 
 
 def github_output_name(key: str) -> str:
-    """``PROMOTER_MR_URL`` -> ``mr_url``: the short name workflows read as ``steps.<id>.outputs.mr_url``."""
-    return key[len("PROMOTER_") :].lower() if key.startswith("PROMOTER_") else key
+    """``PROMOTER_MR_URL`` -> ``mr-url``: workflows read ``steps.<id>.outputs.mr-url``.
+
+    The same names as the outputs of promoter's GitHub Action (``action.yml``), so a step that runs promoter
+    directly and one that uses the action are read alike.
+    """
+    short = key[len("PROMOTER_") :] if key.startswith("PROMOTER_") else key
+    return short.lower().replace("_", "-")
 
 
 def write_outputs(
@@ -326,15 +331,14 @@ def _write_dotenv(path: Path, values: Mapping[str, str]) -> None:
 def _github_output_text(values: Mapping[str, str]) -> str:
     chunks: list[str] = []
     for key, value in values.items():
-        names = [key] if github_output_name(key) == key else [key, github_output_name(key)]
-        for name in names:
-            if "\n" in value or "\r" in value:
+        name = github_output_name(key)
+        if "\n" in value or "\r" in value:
+            delimiter = _delimiter()
+            while delimiter in value:
                 delimiter = _delimiter()
-                while delimiter in value:
-                    delimiter = _delimiter()
-                chunks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
-            else:
-                chunks.append(f"{name}={value}\n")
+            chunks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+        else:
+            chunks.append(f"{name}={value}\n")
     return "".join(chunks)
 
 

@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.support.githttp",
     "tests.support.leaks",
     "tests.support.registry",
+    "tests.support.dists",
     "tests.kube.fixtures",
     "tests.support.argocd",
 ]

@@ -1,7 +1,7 @@
 """The sdist and wheel users install: contents, metadata, and a wheel that runs on its own.
 
-Both are built once per session with ``python -m build`` (isolated build environment, as a release
-builds them), so the test sees exactly what a package index would serve.
+Both are built once per session (the ``dists`` fixture, ``tests/support/dists.py``), so the tests see exactly
+what a package index would serve.
 """
 
 from __future__ import annotations
@@ -16,28 +16,10 @@ import zipfile
 from email.message import Message
 from pathlib import Path
 
-import pytest
-
 import promoter
 
 ROOT = Path(__file__).parent.parent.parent
 REPO_URL = "https://github.com/promoter-dev/promoter"
-
-
-@pytest.fixture(scope="session")
-def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run(
-        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(ROOT)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    wheels, sdists = list(out.glob("*.whl")), list(out.glob("*.tar.gz"))
-    assert len(wheels) == 1 and len(sdists) == 1, list(out.iterdir())
-    return {"wheel": wheels[0], "sdist": sdists[0]}
 
 
 def _wheel_names(wheel: Path) -> set[str]:

@@ -253,7 +253,7 @@ def test_standard_outputs_always_has_the_four_keys() -> None:
         "PROMOTER_MR_URL": "",
         "PROMOTER_ENV_URL": "",
     }
-    assert [github_output_name(k) for k in ci.OUTPUT_KEYS] == ["result", "commit", "mr_url", "env_url"]
+    assert [github_output_name(k) for k in ci.OUTPUT_KEYS] == ["result", "commit", "mr-url", "env-url"]
 
 
 def test_gitlab_dotenv_written_exactly(tmp_path: Path) -> None:
@@ -299,13 +299,7 @@ def test_github_output_and_summary_written_exactly(tmp_path: Path) -> None:
     write_outputs(
         standard_outputs("changed", commit=SHA), summary_markdown="## promoter\n| a | b |", environ=env
     )
-    assert output.read_text() == (
-        "earlier=1\n"
-        "PROMOTER_RESULT=changed\nresult=changed\n"
-        f"PROMOTER_COMMIT={SHA}\ncommit={SHA}\n"
-        "PROMOTER_MR_URL=\nmr_url=\n"
-        "PROMOTER_ENV_URL=\nenv_url=\n"
-    )
+    assert output.read_text() == (f"earlier=1\nresult=changed\ncommit={SHA}\nmr-url=\nenv-url=\n")
     assert summary.read_text() == "## promoter\n| a | b |\n"
     write_outputs({}, summary_markdown="more\n", environ=env)
     assert summary.read_text() == "## promoter\n| a | b |\nmore\n"
@@ -317,12 +311,7 @@ def test_hostile_multiline_value_stays_data_in_github_output(tmp_path: Path) -> 
         {"PROMOTER_TITLE": HOSTILE_TITLE, "PROMOTER_RESULT": "mr"}, environ={"GITHUB_OUTPUT": str(output)}
     )
     text = output.read_text()
-    assert _parse_github_file(text) == {
-        "PROMOTER_TITLE": HOSTILE_TITLE,
-        "title": HOSTILE_TITLE,
-        "PROMOTER_RESULT": "mr",
-        "result": "mr",
-    }
+    assert _parse_github_file(text) == {"title": HOSTILE_TITLE, "result": "mr"}
     assert "\nPROMOTER_RESULT=changed\n" in text  # present only inside the heredoc body, read back as data
 
 
@@ -334,8 +323,8 @@ def test_github_output_delimiter_never_collides(tmp_path: Path, monkeypatch: pyt
     output = tmp_path / "output"
     write_outputs({"PROMOTER_NOTE": value}, environ={"GITHUB_OUTPUT": str(output)})
     text = output.read_text()
-    assert text.startswith("PROMOTER_NOTE<<ghadelimiter_ccc\n")
-    assert _parse_github_file(text) == {"PROMOTER_NOTE": value, "note": value}
+    assert text.startswith("note<<ghadelimiter_ccc\n")
+    assert _parse_github_file(text) == {"note": value}
 
 
 def test_real_delimiters_are_random(tmp_path: Path) -> None:
