@@ -187,7 +187,7 @@ def test_up_in_a_github_pull_request_job_reads_the_event(run_cli, env: Env, tmp_
     assert annotations["promoter.dev/preview-id"] == "31"
     assert annotations["promoter.dev/title"] == 'Cache: "fix" it\nplease'
     assert annotations["promoter.dev/commit"] == "6dcb09b5b57875f334f61aebed695e2e4193db5e"  # the head
-    assert "env_url=https://fix-cache.preview.example.com\n" in output.read_text()
+    assert "env-url=https://fix-cache.preview.example.com\n" in output.read_text()
 
 
 def test_a_new_push_changes_only_the_tag_and_keeps_manual_edits(run_cli, env: Env) -> None:
