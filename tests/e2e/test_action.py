@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -351,28 +352,36 @@ def _installed_run(run: ActionRun, tmp_path: Path) -> None:
     assert len(sources) == 1, "promoter comes from the wheel, not this checkout"
 
 
+def _offline(env: dict[str, str], wheelhouse: Path) -> dict[str, str]:
+    """pip reads this machine's wheels only: the dependencies from the session's wheelhouse."""
+    env = {**env, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse), "PIP_NO_COMPILE": "1"}
+    env.pop("PYTHONPATH")
+    return env
+
+
 @pytest.mark.slow
 def test_action_installs_the_wheel_of_a_github_release(
-    tmp_path: Path, pull_request_env, release_server: str
+    tmp_path: Path, pull_request_env, release_server: str, wheelhouse: Path
 ) -> None:
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     (workspace / "values.yaml").write_text("image:\n  tag: v1\n")
-    env = {**pull_request_env, "GITHUB_SERVER_URL": release_server}
-    env.pop("PYTHONPATH")
+    # the wheelhouse holds promoter's wheel too: remove it so that only the release server can provide it
+    house = tmp_path / "house"
+    shutil.copytree(wheelhouse, house, ignore=shutil.ignore_patterns("promoter-*"))
+    env = {**_offline(pull_request_env, house), "GITHUB_SERVER_URL": release_server}
     inputs = {"command": "yaml get", "args": "values.yaml\nimage.tag", "install-from": "release"}
     _installed_run(run_action(inputs, env, workspace, tmp_path), tmp_path)
 
 
 @pytest.mark.slow
 def test_action_installs_the_wheel_from_the_package_index(
-    tmp_path: Path, pull_request_env, dists: dict[str, Path]
+    tmp_path: Path, pull_request_env, wheelhouse: Path
 ) -> None:
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     (workspace / "values.yaml").write_text("image:\n  tag: v1\n")
-    # the index pip is set up for, plus promoter's wheel next to it (promoter is not on this machine's index)
-    env = {**pull_request_env, "PIP_FIND_LINKS": str(dists["wheel"].parent)}
-    env.pop("PYTHONPATH")
+    # the index pip is set up for: a local one holding promoter's wheel and its dependencies
+    env = _offline(pull_request_env, wheelhouse)
     inputs = {"command": "yaml get", "args": "values.yaml\nimage.tag"}
     _installed_run(run_action(inputs, env, workspace, tmp_path), tmp_path)

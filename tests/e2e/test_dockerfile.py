@@ -127,7 +127,7 @@ def _run_of(stage: list[tuple[str, str]], needle: str) -> str:
 
 
 @pytest.mark.slow
-def test_build_stage_installs_promoter_from_the_sources_alone(tmp_path: Path) -> None:
+def test_build_stage_installs_promoter_from_the_sources_alone(tmp_path: Path, wheelhouse: Path) -> None:
     context = tmp_path / "src"
     context.mkdir()
     for name in ("pyproject.toml", "README.md", "LICENSE"):
@@ -141,6 +141,11 @@ def test_build_stage_installs_promoter_from_the_sources_alone(tmp_path: Path) ->
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update({"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1"})
+    # offline: the dependencies (and the build backend) as wheels from the session's wheelhouse, which must
+    # not offer promoter itself (the stage builds it from the sources)
+    house = tmp_path / "house"
+    shutil.copytree(wheelhouse, house, ignore=shutil.ignore_patterns("promoter-*"))
+    env.update({"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(house), "PIP_NO_COMPILE": "1"})
     done = subprocess.run(
         ["bash", "-c", script], cwd=context, env=env, capture_output=True, text=True, check=False, timeout=600
     )

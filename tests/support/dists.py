@@ -26,3 +26,22 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     wheels, sdists = list(out.glob("*.whl")), list(out.glob("*.tar.gz"))
     assert len(wheels) == 1 and len(sdists) == 1, list(out.iterdir())
     return {"wheel": wheels[0], "sdist": sdists[0]}
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(dists: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local package index (a directory for ``PIP_FIND_LINKS``) with promoter's wheel and every wheel it needs.
+
+    Downloaded once per session; installs that point pip at it with ``PIP_NO_INDEX=1`` are offline and fast.
+    """
+    house = tmp_path_factory.mktemp("wheelhouse")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+         "--only-binary=:all:", "--dest", str(house), str(dists["wheel"]), "setuptools>=77"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return house
