@@ -142,7 +142,7 @@ def versions_in(document: YamlDocument, target: FileTarget, app: App) -> list[Ve
     from promoter.yamledit.finders import find_sites
 
     out: list[Version] = []
-    for site in find_sites(document):
+    for site in find_sites(document, near=image):
         if site.image.same_repository(image) and (site.image.tag or site.image.digest):
             version = Version(site.image.tag, site.image.digest)
             if version not in out:
@@ -170,7 +170,9 @@ def plan_file(
 
     edits, sites = plan_image_update(document, ref)
     if not edits:
-        found = sorted({str(site.image) for site in sites})
+        from promoter.yamledit.finders import find_sites
+
+        found = sorted({str(site.image) for site in find_sites(document)})
         raise ImageNotFoundInFileError(
             f"{document.name} has no editable reference to {ref.name} (app {app.name})",
             where=document.name,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from promoter.yamledit.diff import unified_diff
 from promoter.yamledit.document import Target, YamlDocument, check_editable
 from promoter.yamledit.keypath import KeyPath, Selector, format_key, parse_key
 from promoter.yamledit.scalar import ValueType, render_scalar
@@ -19,7 +20,6 @@ from promoter.yamledit.splice import (
     EditResult,
     ScalarEdit,
     apply_edits,
-    unified_diff,
     write_atomic,
 )
 
@@ -76,5 +76,5 @@ def set_value(
     document = YamlDocument.read(path, name)
     result = apply_edits(document, [ScalarEdit(document.locate(key, doc), value, value_type)])
     if write and result.changed:
-        write_atomic(Path(path), result.new_text)
+        result.write(Path(path))
     return result

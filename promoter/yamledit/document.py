@@ -3,21 +3,29 @@
 The text is kept exactly as read (``newline=''``: CR, CRLF, a missing final newline all survive). A leading
 BOM is held apart because the C parser does not count it in its marks; every node index is an index into
 :attr:`YamlDocument.body`.
+
+Reading a file checks it completely (libyaml's parser over all of it, the composer where anchors or aliases
+need it) but composes only what a question needs: :meth:`YamlDocument.locate` and
+:meth:`YamlDocument.pieces` compose the documents, or the top-level entries of a document, whose text can
+hold the answer (see :mod:`promoter.yamledit.layout`). :attr:`YamlDocument.roots` composes everything.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import difflib
-import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from promoter.errors import InputError, KeyNotFoundError, UnsafeTargetError, YamlSyntaxError
+from promoter import progress
+from promoter.errors import InputError, KeyNotFoundError, UnsafeTargetError
+from promoter.yamledit.compose import compose_all, parses
 from promoter.yamledit.keypath import KeyPath, Selector, format_key, parse_key
+from promoter.yamledit.layout import Chunk, DocSpan, Layout, hits
 
 if TYPE_CHECKING:
     from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
@@ -27,67 +35,33 @@ STR_TAG = "tag:yaml.org,2002:str"
 NULL_TAG = "tag:yaml.org,2002:null"
 MERGE_TAG = "tag:yaml.org,2002:merge"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+LARGE_FILE = 2_000_000  # characters; reading and checking a larger file shows progress
 
 
-def _yaml() -> Any:
-    from ruamel.yaml import YAML
+@contextlib.contextmanager
+def reporting(label: str, size: int) -> Iterator[None]:
+    """Progress for work on a large file (a bar in a terminal, lines in CI logs; silent when quick)."""
+    if size < LARGE_FILE:
+        yield
+        return
+    with progress.heartbeat(label) as bar:
+        bar.total, bar.unit = size, "B"
+        yield
+        bar.update(size)
 
-    yaml = YAML(typ="safe")
-    yaml.Resolver = _cached_resolver()
-    return yaml
 
+@dataclass(frozen=True)
+class Piece:
+    """A composed root to search: a document, or one top-level entry of one.
 
-@functools.lru_cache(maxsize=1)
-def _cached_resolver() -> type:
-    """ruamel's resolver, minus per-scalar overhead that dominates a C-parser compose.
-
-    For every plain scalar ruamel recomputes the YAML version (through attribute fallbacks) twice and
-    concatenates two rule lists; here the version's rules are merged per first character once per compose.
-    Same rules, same order, same tags (checked against ruamel's own resolver over the whole test corpus):
-    a C compose of a 0.5 MB values file drops from about 0.50 s to 0.2 s. Each compose uses a fresh YAML
-    object, so the table never outlives one parse.
+    ``descend`` names the root mapping's entries (by position) worth walking into; None means all.
+    ``chunk`` is None when the piece comes from composing the whole file at once.
     """
-    from ruamel.yaml.nodes import ScalarNode
-    from ruamel.yaml.resolver import VersionedResolver
 
-    class FastResolver(VersionedResolver):
-        _merged: dict[Any, list[Any]] | None = None
-
-        def _rules(self) -> dict[Any, list[Any]]:
-            table = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
-            tail = list(table.get(None, []))
-            merged = {key: [*rules, *tail] for key, rules in table.items() if key is not None}
-            merged[None] = tail
-            self._merged = merged
-            return merged
-
-        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-            if kind is ScalarNode and implicit[0] and not self.yaml_path_resolvers:
-                merged = self._merged or self._rules()
-                for tag, regexp in merged.get(value[:1], merged[None]):
-                    if regexp.match(value):
-                        return Tag(suffix=tag)
-                return self.DEFAULT_SCALAR_TAG
-            return super().resolve(kind, value, implicit)
-
-    from ruamel.yaml.tag import Tag
-
-    return FastResolver
-
-
-def compose_all(body: str, name: str, line_offset: int = 0) -> list[Node]:
-    """Compose every document of ``body``; syntax errors become :class:`YamlSyntaxError` at file:line:col."""
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    try:
-        return [node for node in _yaml().compose_all(body) if node is not None]
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{name}:{mark.line + 1 + line_offset}:{mark.column + 1}" if mark else name
-        problem = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise YamlSyntaxError(f"YAML does not parse: {problem or exc}", where=where) from None
-    except YAMLError as exc:
-        raise YamlSyntaxError(f"YAML does not parse: {exc}", where=name) from None
+    doc: int
+    root: Node
+    chunk: Chunk | None
+    descend: frozenset[int] | None = None
 
 
 @dataclass
@@ -100,6 +74,7 @@ class Target:
     node: ScalarNode
     in_flow: bool = False
     key_node: ScalarNode | None = None
+    chunk: Chunk | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -126,23 +101,48 @@ class Target:
         return str(self.node.value)
 
 
-@dataclass
+@dataclass(eq=False)
 class YamlDocument:
     name: str
     body: str
     bom: str = ""
     path: Path | None = None
-    roots: list[Node] = field(default_factory=list)
-    _line_starts: list[int] | None = None
+    layout: Layout | None = field(default=None, repr=False)
+    _roots: list[Node] | None = field(default=None, repr=False)
+    _line_starts: list[int] | None = field(default=None, repr=False)
 
     # construction ------------------------------------------------------------------------------
     @classmethod
-    def parse(cls, text: str, name: str = "<text>", path: Path | None = None) -> YamlDocument:
+    def parse(
+        cls, text: str, name: str = "<text>", path: Path | None = None, *, encoded: bytes | None = None
+    ) -> YamlDocument:
+        """Check ``text`` completely; raises :class:`YamlSyntaxError` (file:line:col) when it is not YAML.
+
+        ``encoded`` is ``text`` in UTF-8 when the caller has it (a file's bytes): the parser reads it as is.
+        """
         bom = BOM if text.startswith(BOM) else ""
         body = text[len(bom) :]
         document = cls(name=name, body=body, bom=bom, path=path)
-        document.roots = compose_all(body, name)
+        with reporting(f"reading {name}", len(body)):
+            document._check(encoded)
         return document
+
+    def _check(self, encoded: bytes | None) -> None:
+        """Raise what composing the whole text would raise, composing only what the parser cannot check."""
+        from ruamel.yaml.error import YAMLError
+
+        layout = Layout.of(self.body)
+        if layout is not None and parses(encoded if encoded is not None else self.text):
+            try:
+                for span in layout.docs:
+                    if layout.needs_composer(span):
+                        layout.whole(span)  # an undefined alias or a repeated anchor fails here
+            except (YAMLError, ValueError):
+                pass
+            else:
+                self.layout = layout
+                return
+        self._roots = compose_all(self.body, self.name)  # the error, at file:line:col
 
     @classmethod
     def read(cls, path: str | Path, name: str | None = None) -> YamlDocument:
@@ -161,7 +161,20 @@ class YamlDocument:
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
             raise InputError("file is not UTF-8 text", where=f"{display}:{line}") from None
-        return cls.parse(text, display, path)
+        return cls.parse(text, display, path, encoded=raw)
+
+    @property
+    def roots(self) -> list[Node]:
+        """Every document composed (the whole file, once)."""
+        if self._roots is None:
+            with reporting(f"composing {self.name}", len(self.body)):
+                self._roots = compose_all(self.body, self.name)
+        return self._roots
+
+    @property
+    def documents(self) -> int:
+        """How many documents the file holds."""
+        return len(self.layout.docs) if self.layout is not None else len(self.roots)
 
     @property
     def text(self) -> str:
@@ -170,6 +183,9 @@ class YamlDocument:
     # positions ---------------------------------------------------------------------------------
     def line_col(self, index: int) -> tuple[int, int]:
         """1-based line and column of a body index (CR, LF and CRLF each end a line)."""
+        if self.layout is not None:  # only LF and CRLF break lines here: count instead of indexing them all
+            body = self.body
+            return body.count("\n", 0, index) + 1, index - body.rfind("\n", 0, index)
         if self._line_starts is None:
             self._line_starts = [0, *(match.end() for match in _LINE_BREAK.finditer(self.body))]
         line = bisect.bisect_right(self._line_starts, index) - 1
@@ -194,6 +210,58 @@ class YamlDocument:
     def locate(self, key: str | KeyPath, doc: int | None = None) -> Target:
         """Find the scalar at ``key``; in a multi-document file it must resolve in exactly one document."""
         path = parse_key(key) if isinstance(key, str) else key
+        target = self._locate_near(path, doc) if self.layout is not None else None
+        if target is None:
+            target = self._locate_everywhere(path, doc)
+        check_editable(target)
+        return target
+
+    def _locate_near(self, path: KeyPath, doc: int | None) -> Target | None:
+        """The target found by composing only the pieces whose text holds the first key; None when that
+        cannot settle it (not found, found twice, refused): then every document is searched as before,
+        which also gives the exact error."""
+        from ruamel.yaml.error import YAMLError
+
+        layout = self.layout
+        assert layout is not None
+        first = path[0] if path else None
+        if not isinstance(first, str) or not first or "'" in first:
+            return None
+        if doc is not None and not 0 <= doc < len(layout.docs):
+            return None
+        found: list[Target] = []
+        try:
+            for span in [layout.docs[doc]] if doc is not None else layout.docs:
+                if (
+                    self.body.find(first, span.start, span.end) < 0
+                    and self.body.find("\\", span.start, span.end) < 0
+                ):
+                    continue
+                chunk = self._piece_with_key(layout, span, first)
+                if chunk is None:
+                    continue
+                try:
+                    found.append(self._resolve(span.index, chunk.root, path, chunk))
+                except KeyNotFoundError:
+                    continue
+        except (InputError, YAMLError, ValueError, _Unsettled):
+            return None
+        return found[0] if len(found) == 1 else None
+
+    def _piece_with_key(self, layout: Layout, span: DocSpan, key: str) -> Chunk | None:
+        """The entry of ``span`` whose top-level key is ``key`` (None: it has none), or the whole document."""
+        entries = layout.entries(span)
+        if entries is None:
+            return layout.whole(span)
+        chosen = entries.with_key(key)
+        if len(chosen) > 1:
+            raise _Unsettled  # a repeated key: the full search refuses it
+        if not chosen:
+            return None
+        regions = layout.regions(span, chosen)
+        return layout.whole(span) if regions is None else regions[0]
+
+    def _locate_everywhere(self, path: KeyPath, doc: int | None) -> Target:
         found: list[Target] = []
         misses: list[KeyNotFoundError] = []
         for index, root in self.select_documents(doc):
@@ -215,11 +283,54 @@ class YamlDocument:
                 where=found[1].where,
                 hint="choose one with --doc N",
             )
-        target = found[0]
-        check_editable(target)
-        return target
+        return found[0]
 
-    def _resolve(self, doc_index: int, root: Node, path: KeyPath) -> Target:
+    def pieces(
+        self,
+        near: str | None = None,
+        *,
+        root_keys: frozenset[str] = frozenset(),
+        markers: tuple[str, ...] = (),
+    ) -> Iterator[Piece]:
+        """Composed roots that can hold text saying ``near`` (None: every document, composed at once).
+
+        Text that means ``near`` holds it literally, unless escapes (``\\``) spell it or an alias brings it
+        from elsewhere: only pieces whose text has one of those are composed. A document whose root mapping
+        has one of ``root_keys`` (the root itself may be what is searched for), or whose text holds one
+        of ``markers`` or an alias, is composed whole, ``descend`` naming the entries worth walking.
+        """
+        from ruamel.yaml.nodes import MappingNode
+
+        layout = self.layout
+        if near is None or layout is None:
+            for index, root in enumerate(self.roots):
+                yield Piece(index, root, None)
+            return
+        body = self.body
+        for span in layout.docs:
+            marks = [*hits(body, near, span.start, span.end), *hits(body, "\\", span.start, span.end)]
+            aliases = layout.alias_positions(span.start, span.end)
+            if not marks and not aliases:
+                continue
+            entries = None
+            if not aliases and all(body.find(marker, span.start, span.end) < 0 for marker in markers):
+                entries = layout.entries(span)
+            if entries is not None and not (root_keys and entries.any_key(root_keys)):
+                regions = layout.regions(span, entries.containing(marks))
+                if regions is not None:
+                    for chunk in regions:
+                        yield Piece(span.index, chunk.root, chunk)
+                    continue
+            chunk = layout.whole(span)
+            descend = None
+            if isinstance(chunk.root, MappingNode):
+                starts = [key.start_mark.index for key, _ in chunk.root.value]
+                descend = frozenset(
+                    i for i in {bisect.bisect_right(starts, m) - 1 for m in [*marks, *aliases]} if i >= 0
+                )
+            yield Piece(span.index, chunk.root, chunk, descend)
+
+    def _resolve(self, doc_index: int, root: Node, path: KeyPath, chunk: Chunk | None = None) -> Target:
         from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
         node: Node = root
@@ -261,7 +372,7 @@ class YamlDocument:
                 where=self.where(node.start_mark.index),
                 hint="name a scalar below it, e.g. " + format_key((*path, "tag")),
             )
-        return Target(self, doc_index, path, node, in_flow, key_node)
+        return Target(self, doc_index, path, node, in_flow, key_node, chunk)
 
     def _mapping_get(self, node: MappingNode, key: str, path: KeyPath, depth: int) -> tuple[ScalarNode, Node]:
         matches = [(k, v) for k, v in node.value if _key_text(k) == key]
@@ -329,6 +440,10 @@ class YamlDocument:
         """Every node of every document with its key path (aliases are visited once, where defined)."""
         for index, root in enumerate(self.roots):
             yield from _walk(root, (), index, set())
+
+
+class _Unsettled(Exception):
+    """The quick search cannot decide; search everything."""
 
 
 def _walk(node: Node, path: KeyPath, doc: int, seen: set[int]) -> Iterator[tuple[int, KeyPath, Node]]:

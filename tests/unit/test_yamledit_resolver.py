@@ -8,7 +8,7 @@ import pytest
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import ScalarNode
 
-from promoter.yamledit.document import _yaml
+from promoter.yamledit.compose import _yaml
 
 CORPUS = Path(__file__).parent.parent / "fixtures" / "real-world"
 VALUES = [

@@ -18,6 +18,7 @@ from promoter.yamledit.document import (
     MERGE_TAG,
     NULL_TAG,
     STR_TAG,
+    Piece,
     Target,
     YamlDocument,
     check_editable,
@@ -29,6 +30,13 @@ if TYPE_CHECKING:
     from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 EditsFor = Callable[[ImageRef], list[ScalarEdit]]
+# Keys that make a root mapping itself a place an image is named (a helm block, an ``image:`` string); a
+# document with such a root, or with Flux setter markers (which combine keys of one mapping), is searched
+# whole rather than entry by entry.
+IMAGE_ROOT_KEYS = frozenset(
+    {"image", "repository", "registry", "name", "tag", "digest", "sha", "digestChroot", "newName", "newTag"}
+)
+WHOLE_DOCUMENT_MARKERS = ("$imagepolicy",)
 _NO_DUPLICATES: frozenset[str] = frozenset()
 _NO_OWNERS: dict[str, MappingNode] = {}
 MERGE_KEY = "<<"
@@ -76,7 +84,7 @@ class MappingVisit:
     every mapping that merges it.
     """
 
-    __slots__ = ("doc", "document", "duplicates", "fields", "in_flow", "node", "owners", "path", "root")
+    __slots__ = ("doc", "document", "duplicates", "fields", "in_flow", "node", "owners", "path", "piece")
 
     def __init__(
         self,
@@ -85,13 +93,13 @@ class MappingVisit:
         path: KeyPath,
         node: MappingNode,
         in_flow: bool,
-        root: Node | None = None,
+        piece: Piece | None = None,
     ) -> None:
         self.document = document
         self.doc = doc
         self.path = path
         self.node = node
-        self.root = root
+        self.piece = piece
         self.in_flow = in_flow or bool(node.flow_style)
         pairs = node.value
         # A key that is not a string (``1: x``, ``? [a]``) cannot be an image field; it maps to "".
@@ -131,9 +139,9 @@ class MappingVisit:
         path: KeyPath,
         node: MappingNode,
         in_flow: bool,
-        root: Node | None = None,
+        piece: Piece | None = None,
     ) -> MappingVisit:
-        return cls(document, doc, path, node, in_flow, root)
+        return cls(document, doc, path, node, in_flow, piece)
 
     def child(
         self, key: str, node: MappingNode, path: KeyPath | None = None, in_flow: bool | None = None
@@ -145,7 +153,7 @@ class MappingVisit:
             (*self.path, key) if path is None else path,
             node,
             self.in_flow if in_flow is None else in_flow,
-            self.root,
+            self.piece,
         )
 
     def scalar(self, key: str) -> ScalarNode | None:
@@ -168,7 +176,7 @@ class MappingVisit:
         path, in_flow = (*self.path, key), self.in_flow
         owner = self.owners.get(key)
         if owner is not None:
-            place, in_flow = _place_of(self.document, self.doc, self.root, owner)
+            place, in_flow = _place_of(self.document, self.doc, self.piece, owner)
             path = (*place, key)
         if key in self.duplicates:
             raise UnsafeTargetError(
@@ -176,7 +184,8 @@ class MappingVisit:
                 where=where(self.document, key_node),
                 hint="a YAML mapping must not repeat a key; fix the file first",
             )
-        target = Target(self.document, self.doc, path, value, in_flow, key_node)  # type: ignore[arg-type]
+        chunk = self.piece.chunk if self.piece is not None else None
+        target = Target(self.document, self.doc, path, value, in_flow, key_node, chunk)  # type: ignore[arg-type]
         check_editable(target)
         return target
 
@@ -199,23 +208,37 @@ def is_empty(node: ScalarNode | None) -> bool:
     return node is None or node.tag == NULL_TAG or node.value == ""
 
 
-def iter_mappings(document: YamlDocument) -> Iterator[MappingVisit]:
-    """Every mapping of every document in document order, each once (an aliased mapping where defined)."""
+def iter_mappings(document: YamlDocument, near: str | None = None) -> Iterator[MappingVisit]:
+    """Every mapping in document order, each once (an aliased mapping where defined).
+
+    With ``near``, only the pieces of the file whose text can refer to an image whose repository ends in
+    ``near`` (see :meth:`YamlDocument.pieces`).
+    """
     from ruamel.yaml.nodes import MappingNode, SequenceNode
 
     seen: set[int] = set()
-    for doc, root in enumerate(document.roots):
-        stack: list[tuple[Node, KeyPath, bool]] = [(root, (), False)]
+    current_doc = -1
+    for piece in document.pieces(near, root_keys=IMAGE_ROOT_KEYS, markers=WHOLE_DOCUMENT_MARKERS):
+        if piece.doc != current_doc:
+            seen, current_doc = set(), piece.doc
+        stack: list[tuple[Node, KeyPath, bool]] = [(piece.root, (), False)]
+        top = True
         while stack:
             node, path, in_flow = stack.pop()
             if id(node) in seen:
                 continue
             seen.add(id(node))
+            descend = piece.descend if top else None
+            top = False
             if isinstance(node, MappingNode):
-                visit = MappingVisit(document, doc, path, node, in_flow, root)
+                visit = MappingVisit(document, piece.doc, path, node, in_flow, piece)
                 yield visit
-                for key, value in reversed(node.value):
-                    if isinstance(value, (MappingNode, SequenceNode)):
+                pairs = node.value
+                for index in range(len(pairs) - 1, -1, -1):
+                    key, value = pairs[index]
+                    if isinstance(value, (MappingNode, SequenceNode)) and (
+                        descend is None or index in descend
+                    ):
                         text = key.value if isinstance(key.value, str) else ""
                         stack.append((value, (*path, text), visit.in_flow))
             elif isinstance(node, SequenceNode):
@@ -270,12 +293,12 @@ def _merged_fields(value: Node, seen: frozenset[int] = frozenset()) -> dict[str,
 
 
 def _place_of(
-    document: YamlDocument, doc: int, root: Node | None, owner: MappingNode
+    document: YamlDocument, doc: int, piece: Piece | None, owner: MappingNode
 ) -> tuple[KeyPath, bool]:
     """Key path and flow context of ``owner`` (a mapping other mappings merge), where it is defined."""
     from ruamel.yaml.nodes import MappingNode, SequenceNode
 
-    roots = [root] if root is not None else [document.roots[doc]]
+    roots = [piece.root] if piece is not None else [document.roots[doc]]
     for start in roots:
         stack: list[tuple[Node, KeyPath, bool]] = [(start, (), False)]
         seen: set[int] = set()

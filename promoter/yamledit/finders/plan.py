@@ -11,16 +11,20 @@ from promoter.imageref import ImageRef
 from promoter.yamledit.document import YamlDocument
 from promoter.yamledit.finders import argocd, flux, helm, kustomize, strings
 from promoter.yamledit.finders.base import ImageSite, iter_mappings
-from promoter.yamledit.splice import Change, EditResult, ScalarEdit, apply_edits, write_atomic
+from promoter.yamledit.splice import Change, EditResult, ScalarEdit, apply_edits
 
 # Flux markers first: they are the most specific statement about a place.
 STRATEGIES = (flux.find, helm.find, strings.find, kustomize.find, argocd.find)
 _LISTED = 25
 
 
-def find_sites(document: YamlDocument) -> list[ImageSite]:
-    """Every image reference in ``document``, found by every strategy (one walk over the mappings)."""
-    visits = list(iter_mappings(document))
+def find_sites(document: YamlDocument, near: ImageRef | None = None) -> list[ImageSite]:
+    """Every image reference in ``document``, found by every strategy (one walk over the mappings).
+
+    With ``near``, every reference to ``near``'s repository and others that happen to sit in the same
+    pieces of the file: only pieces whose text can name that repository are composed and walked.
+    """
+    visits = list(iter_mappings(document, near_token(near) if near is not None else None))
     sites: list[ImageSite] = []
     for strategy in STRATEGIES:
         sites.extend(strategy(visits))
@@ -33,13 +37,19 @@ def plan_image_update(document: YamlDocument, new: ImageRef) -> tuple[list[Scala
     Sites are matched by repository only (never by the old tag). Two strategies may name the same scalar
     (a Flux-marked Kustomize entry); equal edits of one place are merged by :func:`apply_edits`.
     """
-    sites = find_sites(document)
+    sites = find_sites(document, near=new)
     edits: list[ScalarEdit] = []
     for site in sites:
         if site.editable and site.image.same_repository(new):
             edits.extend(site.edits_for(new))
     _refuse_shared(edits, sites, new)
     return edits, sites
+
+
+def near_token(image: ImageRef) -> str:
+    """Text every reference to ``image``'s repository holds: the last path component of the repository
+    (registries, ``library/`` and ``docker.io`` are spelled in several ways; the last component never)."""
+    return image.repository.rsplit("/", 1)[-1]
 
 
 def _refuse_shared(edits: list[ScalarEdit], sites: list[ImageSite], new: ImageRef) -> None:
@@ -102,13 +112,13 @@ def set_image(
     new = parse_new_image(image)
     labels = list(names) if names is not None else [str(p) for p in paths]
     results: list[tuple[Path, EditResult]] = []
-    found: list[ImageSite] = []
+    documents: list[YamlDocument] = []
     unsupported: list[str] = []
     matched = 0
     for path, label in zip(paths, labels):
         document = YamlDocument.read(path, label)
+        documents.append(document)
         edits, sites = plan_image_update(document, new)
-        found.extend(sites)
         for site in sites:
             if site.image.same_repository(new):
                 matched += 1
@@ -117,7 +127,7 @@ def set_image(
         if edits:
             results.append((Path(path), apply_edits(document, edits)))
     if not matched:
-        raise _not_found(new, labels, found)
+        raise _not_found(new, labels, [site for document in documents for site in find_sites(document)])
     if not results:
         raise UnsafeTargetError(
             f"{new.name} is referred to only in places promoter cannot edit in place",
@@ -131,7 +141,7 @@ def set_image(
     if write:
         for path, result in results:
             if result.changed:
-                write_atomic(path, result.new_text)
+                result.write(path)
                 outcome.written.append(result.document.name)
     return outcome
 
