@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "demo": "promoter.cli.demo:demo",
     "init": "promoter.cli.init:init",
     "completion": "promoter.cli.completion:completion",
+    "config": "promoter.cli.config_cmd:config_group",
 }
 
 

@@ -257,7 +257,9 @@ def render_config(
     options: InitOptions, environments: tuple[EnvSpec, ...], approvals: tuple[str, ...], apps: list[AppDraft]
 ) -> str:
     """The text of ``promoter.yaml``: every section commented, the values of ``options``."""
-    out = [_HEADER, ""]
+    from promoter.config.schema import SCHEMA_URL
+
+    out = [f"# yaml-language-server: $schema={SCHEMA_URL}", _HEADER, ""]
     out.append("version: 1")
     if options.repo:
         out.append(f"repo: {_scalar(options.repo)}")

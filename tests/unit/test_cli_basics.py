@@ -6,7 +6,7 @@ import sys
 
 from promoter import errors
 
-HEAVY = ("gitlab", "github", "git", "requests", "jinja2")
+HEAVY = ("gitlab", "github", "git", "requests", "jinja2", "msgspec", "promoter.config")
 
 
 def test_help_imports_no_heavy_library() -> None:

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from promoter.config import (
+    AbsoluteFreezeWindow,
     App,
+    ArgoCDSource,
+    CommitStatusSource,
     Config,
     CopyRule,
+    DeploySettings,
     Environment,
     FileTarget,
+    FluxSource,
     ForgeConfig,
     GitSettings,
     PreviewSettings,
     Promotion,
+    RecurringFreezeWindow,
+    UpdatePolicy,
     branch_name_problem,
     load_config,
     locate_config,
@@ -34,14 +42,32 @@ def _expected_full() -> Config:
     production_target = FileTarget(
         "values-prod.yaml", key="spec.source.helm.parameters[name=image.tag].value", doc=1
     )
+    berlin = timezone(timedelta(hours=1))
     return Config(
         version=1,
         repo="https://gitlab.example.com/acme/environments.git",
         forge=ForgeConfig("gitlab", "https://gitlab.example.com", "acme/environments"),
-        git=GitSettings("Release Bot <release-bot@example.com>", "deploy({{ env }}): {{ app }} {{ tag }}"),
+        git=GitSettings(
+            "Release Bot <release-bot@example.com>", "deploy({{ env }}): {{ app }} {{ tag }}", "ssh", "api"
+        ),
         environments={
-            "staging": Environment("staging", "staging", url="https://staging.example.com"),
-            "qa": Environment("qa", "main", path="envs/qa"),
+            "staging": Environment(
+                "staging",
+                "staging",
+                url="https://staging.example.com",
+                deploy=DeploySettings(commit_status=CommitStatusSource(("argocd/staging",))),
+            ),
+            "qa": Environment(
+                "qa",
+                "main",
+                path="envs/qa",
+                deploy=DeploySettings(
+                    flux=FluxSource("HelmRelease", "{{ app }}-qa", "apps", reconcile=True),
+                    poll_seconds=10,
+                    timeout_seconds=900,
+                    settle_seconds=30,
+                ),
+            ),
             "production": Environment(
                 "production",
                 "production",
@@ -51,6 +77,19 @@ def _expected_full() -> Config:
                 assignees=("release-manager",),
                 auto_merge=True,
                 url="https://www.example.com",
+                deploy=DeploySettings(
+                    argocd=ArgoCDSource(
+                        "https://argocd.example.com", "{{ app }}-{{ env }}", "argocd-apps", insecure=True
+                    )
+                ),
+                freeze=(
+                    AbsoluteFreezeWindow(
+                        datetime(2026, 12, 20, tzinfo=berlin),
+                        datetime(2027, 1, 4, tzinfo=berlin),
+                        "year-end freeze",
+                    ),
+                    RecurringFreezeWindow(("fri",), "16:00", "23:59", "no Friday deploys", "Europe/Berlin"),
+                ),
             ),
         },
         apps={
@@ -60,8 +99,20 @@ def _expected_full() -> Config:
                 files=(FileTarget("values.yaml", key="apps.api.image.tag"), FileTarget("apps/api.yaml")),
                 env_files={"production": (production_target,)},
                 source_repo="https://gitlab.example.com/acme/api",
+                source_ref="v{{ tag }}",
+                update=UpdatePolicy(
+                    constraint="^1.2",
+                    tags=r"^v?\d+\.\d+\.\d+$",
+                    ignore=("*-rc*", "1.5.0"),
+                    environments=("staging",),
+                ),
             ),
-            "web": App("web", "ghcr.io/acme/web", files=(FileTarget("web/kustomization.yaml"),)),
+            "web": App(
+                "web",
+                "ghcr.io/acme/web",
+                files=(FileTarget("web/kustomization.yaml"),),
+                update=UpdatePolicy("digest", tag="latest"),
+            ),
         },
         promotion=(
             Promotion("staging", "qa"),
@@ -69,6 +120,8 @@ def _expected_full() -> Config:
                 "qa",
                 "production",
                 copy=(CopyRule("version.yaml"), CopyRule("values.yaml", key="global.releaseName")),
+                soak_seconds=3600,
+                checks=("ci/e2e",),
             ),
         ),
         previews=PreviewSettings(
@@ -78,6 +131,7 @@ def _expected_full() -> Config:
             ttl_seconds=3 * 86400 + 12 * 3600,
             max_delete=25,
             values={"domain": "preview.example.com", "replicas": "1"},
+            namespace="pr-{{ slug }}",
         ),
     )
 
@@ -409,8 +463,8 @@ def test_unknown_key_hint_lists_valid_keys_closest_first() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(text, "cfg.yaml")
     assert caught.value.hint == (
-        "did you mean 'approval'? valid keys here: approval, url, labels, reviewers, auto_merge, path, "
-        "branch, assignees"
+        "did you mean 'approval'? valid keys here: approval, url, labels, deploy, reviewers, auto_merge, "
+        "path, branch, freeze, assignees"
     )
 
 
