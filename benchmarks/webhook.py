@@ -156,12 +156,18 @@ def serve_per_delivery(config: str, bare: str, ports: multiprocessing.Queue, sto
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), PerDelivery)
-    httpd.request_queue_size = 128
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # as the former receiver: a burst waits in the backlog
+
+    httpd = Server(("127.0.0.1", 0), PerDelivery)
     threading.Thread(target=lambda: (stop.wait(), httpd.shutdown()), daemon=True).start()
     ports.put(httpd.server_address[1])
     httpd.serve_forever(poll_interval=0.2)
     httpd.server_close()
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def burst(previews: int, clients: int, design: str) -> dict[str, Any]:
@@ -190,7 +196,8 @@ def burst(previews: int, clients: int, design: str) -> dict[str, Any]:
             match = re.search(r"127\.0\.0\.1:(\d+)", process.stderr.readline())
             assert match, "the receiver did not start"
             port = int(match.group(1))
-            threading.Thread(target=process.stderr.read, daemon=True).start()
+            server_log: list[str] = []
+            threading.Thread(target=lambda: server_log.extend(process.stderr), daemon=True).start()
         else:
             context = multiprocessing.get_context("spawn")
             ports: multiprocessing.Queue = context.Queue()
@@ -235,12 +242,21 @@ def burst(previews: int, clients: int, design: str) -> dict[str, Any]:
             stop.set()
             process.join(timeout=60)
         times = sorted(seconds for _, seconds in answers)
+        # the receiver's own view: from accepting the connection to the answer written (its log lines)
+        handled = (
+            sorted(
+                float(ms) / 1000 for line in server_log for ms in re.findall(r" ms=([0-9.]+)$", line.strip())
+            )
+            if design == "promoter"
+            else []
+        )
         return {
             "design": design,
             "statuses": dict(Counter(status for status, _ in answers)),
             "p50": statistics.median(times),
-            "p99": times[min(len(times) - 1, int(len(times) * 0.99))],
+            "p99": percentile(times, 0.99),
             "max": times[-1],
+            "server": (statistics.median(handled), percentile(handled, 0.99)) if handled else None,
             "last_deletion": last_landed,
             "left": previews_left(bare),
             "commits": int(git("rev-list", "--count", "dynamic-envs", cwd=bare)) - seeded,
@@ -420,11 +436,13 @@ def main() -> None:
         for design in designs:
             result = burst(args.previews, args.clients, design)
             landed = result["last_deletion"]
+            server = result["server"]
+            inside = f"  (in the receiver: p50 {server[0] * 1000:.1f} ms, p99 {server[1] * 1000:.1f} ms)"
             print(
                 f"{design:12s} statuses {result['statuses']}  answer p50 {result['p50'] * 1000:.1f} ms  "
                 f"p99 {result['p99'] * 1000:.1f} ms  max {result['max'] * 1000:.1f} ms  "
                 f"last deletion {'never' if landed is None else f'{landed:.2f} s'}  "
-                f"previews left {result['left']}  commits {result['commits']}"
+                f"previews left {result['left']}  commits {result['commits']}" + (inside if server else "")
             )
         print()
     if not args.skip_throughput:

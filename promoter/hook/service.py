@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,8 @@ from promoter.hook.worker import DEFAULT_DRAIN_TIMEOUT, DEFAULT_GC_INTERVAL, Wor
 
 if TYPE_CHECKING:  # pragma: no cover
     from promoter.workflows.session import Session
+
+SWITCH_INTERVAL = 0.0005
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ def serve(
     The secret, the config and the env repo are checked before the first delivery is accepted, so a
     misconfigured receiver fails at start (exit 2 or 1), not on every delivery.
     """
+    # The worker's rounds are CPU work in this process (parsing previews); a short GIL switch interval lets
+    # the event loop answer deliveries meanwhile without waiting 5 ms at every system call.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     queue = DeletionQueue(options.queue_size)
     server = HookServer.from_environment(options.listen, queue.offer, environ=environ, limits=options.limits)
     jobs = PreviewJobs(open_session)

@@ -202,3 +202,19 @@ def test_stop_leaves_what_it_cannot_drain_to_the_next_sweep(hook_log) -> None:
     worker.start()
     assert worker.stop() == 2  # the round failed (or never ran) and there is no time left to drain
     assert any("2 request(s) not handled" in line for line in hook_log.messages)
+
+
+# --- the cached session -----------------------------------------------------------------------------------
+def test_the_session_is_kept_and_read_again_once_it_is_old() -> None:
+    from promoter.hook.previews import PreviewJobs
+
+    opened: list[object] = []
+
+    def open_session() -> object:
+        opened.append(object())
+        return opened[-1]
+
+    jobs = PreviewJobs(open_session, refresh_after=3600)  # type: ignore[arg-type]
+    assert jobs.session() is jobs.session() is opened[0]
+    jobs.refresh_after = 0
+    assert jobs.session() is opened[1] and jobs.session() is opened[2]
