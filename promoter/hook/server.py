@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import json
 import logging
 import os
@@ -47,6 +46,7 @@ from promoter.hook.events import (
     gitlab_close_event,
 )
 from promoter.hook.queue import QueueFull
+from promoter.hook.wire import Answer, Answered, Headers, Reply, parse_head, rejected, render
 
 LOG = logging.getLogger("promoter.hook")
 SECRET_ENV = "PROMOTER_WEBHOOK_SECRET"  # noqa: S105 - a variable name, not a secret
@@ -70,23 +70,6 @@ class Limits:
     max_header_bytes: int = 32 * 1024
 
 
-class _Reply(Exception):
-    """Ends a delivery early with ``status`` (control flow inside the request handling)."""
-
-    def __init__(self, status: HTTPStatus, result: str) -> None:
-        super().__init__(result)
-        self.status = status
-        self.result = result
-
-
-@dataclass
-class _Answer:
-    status: HTTPStatus
-    payload: dict[str, Any] | None
-    result: str
-    headers: tuple[tuple[str, str], ...] = ()
-
-
 def parse_listen(listen: str) -> tuple[str, int]:
     """``HOST:PORT``, ``[IPv6]:PORT`` or ``:PORT`` (all interfaces) -> (host, port)."""
     host, sep, port = listen.rpartition(":")
@@ -102,83 +85,6 @@ def _clean(value: object) -> str:
         return text
     text = "".join(ch if ch.isprintable() else "?" for ch in text)[:_LOG_FIELD_LIMIT]
     return json.dumps(text, ensure_ascii=False) if not text or " " in text or '"' in text else text
-
-
-class Headers(dict[str, str]):
-    """Request headers by lower-cased name (the first of repeated ones); lookups ignore case."""
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return super().get(name.lower(), default)
-
-    def __getitem__(self, name: str) -> str:
-        return super().__getitem__(name.lower())
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and super().__contains__(name.lower())
-
-
-_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_MAX_HEADERS = 100
-
-
-def parse_head(head: bytes) -> tuple[str, str, Headers]:
-    """``METHOD TARGET HTTP/1.x`` and the header fields of a request head (ending in CRLF CRLF).
-
-    Strict, as RFC 9112 asks of a server: field names are tokens, no whitespace before the colon, no
-    obsolete line folding, at most 100 fields, one Content-Length. Raises :class:`_Reply` (400 / 431).
-    """
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[0].isalpha():
-        raise _Reply(HTTPStatus.BAD_REQUEST, "not an HTTP/1 request")
-    fields = [line for line in lines[1:] if line]
-    if len(fields) > _MAX_HEADERS:
-        raise _Reply(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many request headers")
-    headers = Headers()
-    for line in fields:
-        name, colon, value = line.partition(":")
-        if not colon or not name or not _TOKEN_CHARS.issuperset(name):
-            raise _Reply(HTTPStatus.BAD_REQUEST, "malformed request header")
-        key = name.lower()
-        value = value.strip(" \t")
-        if dict.__contains__(headers, key):
-            if key in ("content-length", "transfer-encoding") and headers[key] != value:
-                raise _Reply(HTTPStatus.BAD_REQUEST, f"conflicting {name} headers")
-            continue
-        dict.__setitem__(headers, key, value)
-    return parts[0], parts[1], headers
-
-
-_date_cache: list[Any] = [0, ""]  # the Date header, formatted once per second
-
-
-def _http_date() -> str:
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache[:] = [now, email.utils.formatdate(now, usegmt=True)]
-    return str(_date_cache[1])
-
-
-def _response(answer: _Answer) -> bytes:
-    status = answer.status
-    body = b"" if answer.payload is None or status == HTTPStatus.NO_CONTENT else json.dumps(answer.payload)
-    body = body.encode() if isinstance(body, str) else body
-    lines = [
-        f"HTTP/1.1 {status.value} {status.phrase}",
-        "Server: promoter-hook",
-        f"Date: {_http_date()}",
-        "Connection: close",
-    ]
-    if body:
-        lines.append("Content-Type: application/json")
-    if status != HTTPStatus.NO_CONTENT:
-        lines.append(f"Content-Length: {len(body)}")
-    lines.extend(f"{name}: {value}" for name, value in answer.headers)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
-def _rejected(status: HTTPStatus, reason: str, *headers: tuple[str, str]) -> _Answer:
-    return _Answer(status, {"result": "rejected", "reason": reason}, reason, headers)
 
 
 class _Connection(asyncio.Protocol):
@@ -205,13 +111,11 @@ class _Connection(asyncio.Protocol):
         self.started = time.monotonic()
         if not self.server._admit(self):
             self.reading = False
-            transport.write(
-                _response(_rejected(HTTPStatus.SERVICE_UNAVAILABLE, "busy", ("Retry-After", "1")))
-            )
+            transport.write(render(rejected(HTTPStatus.SERVICE_UNAVAILABLE, "busy", ("Retry-After", "1"))))
             transport.close()
             return
         timeout = self.server.limits.request_timeout
-        answer = _rejected(HTTPStatus.REQUEST_TIMEOUT, f"request not received within {timeout:g} s")
+        answer = rejected(HTTPStatus.REQUEST_TIMEOUT, f"request not received within {timeout:g} s")
         self.timer = asyncio.get_running_loop().call_later(timeout, self.end, answer)
 
     def data_received(self, data: bytes) -> None:
@@ -225,9 +129,9 @@ class _Connection(asyncio.Protocol):
                 return
             assert self.request is not None
             answer = self.server._deliver(self.request[2], bytes(self.buffer[: self.length]), self.fields)
-        except _Reply as reply:
-            answer = _rejected(reply.status, reply.result)
-        except _Answered as done:
+        except Reply as reply:
+            answer = rejected(reply.status, reply.result)
+        except Answered as done:
             answer = done.answer
         self.answer(answer)
 
@@ -241,22 +145,22 @@ class _Connection(asyncio.Protocol):
 
     # -- the request ----------------------------------------------------------------------------------
     def _read_head(self) -> bool:
-        """Parse the head once it is complete; False while more is needed. Raises :class:`_Reply`."""
+        """Parse the head once it is complete; False while more is needed. Raises :class:`Reply`."""
         limit = self.server.limits.max_header_bytes
         end = self.buffer.find(b"\r\n\r\n", 0, limit + 4)
         if end < 0:
             if len(self.buffer) > limit:
-                raise _Reply(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large")
+                raise Reply(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large")
             return False
         method, target, headers = parse_head(bytes(self.buffer[: end + 4]))
         del self.buffer[: end + 4]
         if method == "GET":
             self.fields["method"] = "GET"
             if target.split("?", 1)[0] == "/healthz":
-                raise _Answered(_Answer(HTTPStatus.OK, {"status": "ok"}, "ok"))
-            raise _Answered(_Answer(HTTPStatus.NOT_FOUND, {"error": "not found"}, "not found"))
+                raise Answered(Answer(HTTPStatus.OK, {"status": "ok"}, "ok"))
+            raise Answered(Answer(HTTPStatus.NOT_FOUND, {"error": "not found"}, "not found"))
         if method != "POST":
-            raise _Answered(_rejected(HTTPStatus.METHOD_NOT_ALLOWED, "only POST", ("Allow", "GET, POST")))
+            raise Answered(rejected(HTTPStatus.METHOD_NOT_ALLOWED, "only POST", ("Allow", "GET, POST")))
         forge, event_name, _ = self.server._forge_of(headers)
         self.fields["event"] = f"{forge}:{event_name}"
         self.length = self.server._body_length(headers)
@@ -267,7 +171,7 @@ class _Connection(asyncio.Protocol):
         return True
 
     # -- answering ------------------------------------------------------------------------------------
-    def answer(self, answer: _Answer) -> None:
+    def answer(self, answer: Answer) -> None:
         """Send ``answer``, close once it is out (or after the time limit if the client does not read)."""
         if not self.reading or self.transport is None:
             return
@@ -275,7 +179,7 @@ class _Connection(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
         transport = self.transport
-        transport.write(_response(answer))
+        transport.write(render(answer))
         if transport.get_write_buffer_size():
             self.timer = asyncio.get_running_loop().call_later(
                 self.server.limits.request_timeout, transport.abort
@@ -284,20 +188,12 @@ class _Connection(asyncio.Protocol):
         if self.fields.get("method") != "GET":
             _log(answer, self.fields, self.started)
 
-    def end(self, answer: _Answer) -> None:
+    def end(self, answer: Answer) -> None:
         """Ended by the receiver: answer now while the request is still coming in."""
         self.answer(answer)
 
 
-class _Answered(Exception):
-    """The request head alone decides the answer (GET, a method we do not serve)."""
-
-    def __init__(self, answer: _Answer) -> None:
-        super().__init__(answer.result)
-        self.answer = answer
-
-
-def _log(answer: _Answer, fields: dict[str, Any], started: float) -> None:
+def _log(answer: Answer, fields: dict[str, Any], started: float) -> None:
     LOG.info(
         "hook: delivery event=%s project=%s id=%s action=%s status=%d result=%s ms=%.1f",
         *(_clean(fields[key]) for key in ("event", "project", "id", "action")),
@@ -452,7 +348,7 @@ class HookServer:
             oldest = next((c for c in self._open if c.reading), None)
             if oldest is None:
                 return False
-            oldest.end(_rejected(HTTPStatus.REQUEST_TIMEOUT, "pushed out by newer connections"))
+            oldest.end(rejected(HTTPStatus.REQUEST_TIMEOUT, "pushed out by newer connections"))
             self._open.pop(oldest, None)
         self._open[connection] = None
         return True
@@ -469,59 +365,57 @@ class HookServer:
             return "gitlab", str(headers["X-Gitlab-Event"]), headers.get("X-Gitlab-Event-UUID")
         if "X-GitHub-Event" in headers:
             return "github", str(headers["X-GitHub-Event"]), headers.get("X-GitHub-Delivery")
-        raise _Reply(HTTPStatus.BAD_REQUEST, "not a GitLab or GitHub webhook")
+        raise Reply(HTTPStatus.BAD_REQUEST, "not a GitLab or GitHub webhook")
 
     def _body_length(self, headers: Headers) -> int:
         content_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         length_header = headers.get("Content-Length")
         if headers.get("Transfer-Encoding") or length_header is None:
-            raise _Reply(HTTPStatus.LENGTH_REQUIRED, "no Content-Length")
+            raise Reply(HTTPStatus.LENGTH_REQUIRED, "no Content-Length")
         text = length_header.strip()
         length = int(text) if text.isascii() and text.isdigit() else -1
         if length < 0:
-            raise _Reply(HTTPStatus.BAD_REQUEST, "bad Content-Length")
+            raise Reply(HTTPStatus.BAD_REQUEST, "bad Content-Length")
         if length > self.limits.max_body:
-            raise _Reply(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body larger than {self.limits.max_body} bytes"
-            )
+            raise Reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body larger than {self.limits.max_body} bytes")
         if content_type != "application/json":
-            raise _Reply(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "content type is not application/json")
+            raise Reply(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "content type is not application/json")
         return length
 
-    def _deliver(self, headers: Headers, body: bytes, fields: dict[str, Any]) -> _Answer:
-        """Authenticate, read the event, hand it over; the answer. Raises :class:`_Reply`."""
+    def _deliver(self, headers: Headers, body: bytes, fields: dict[str, Any]) -> Answer:
+        """Authenticate, read the event, hand it over; the answer. Raises :class:`Reply`."""
         forge, event_name, delivery = self._forge_of(headers)
         if not authentic(
             forge, headers, body, gitlab_token=self.gitlab_token, github_secret=self.github_secret
         ):
-            raise _Reply(HTTPStatus.UNAUTHORIZED, "bad token or signature")
+            raise Reply(HTTPStatus.UNAUTHORIZED, "bad token or signature")
         relevant = event_name == "Merge Request Hook" if forge == "gitlab" else event_name == "pull_request"
         if not relevant:
-            return _Answer(HTTPStatus.NO_CONTENT, None, "ignored event")
+            return Answer(HTTPStatus.NO_CONTENT, None, "ignored event")
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            raise _Reply(HTTPStatus.BAD_REQUEST, "body is not JSON") from None
+            raise Reply(HTTPStatus.BAD_REQUEST, "body is not JSON") from None
         read_event = gitlab_close_event if forge == "gitlab" else github_close_event
         try:
             event = read_event(data, delivery)
         except PayloadError as exc:
-            raise _Reply(HTTPStatus.BAD_REQUEST, str(exc)) from None
+            raise Reply(HTTPStatus.BAD_REQUEST, str(exc)) from None
         if event is None:
             if isinstance(data, dict):
                 attributes = data.get("object_attributes")
                 fields["action"] = (
                     attributes.get("action") if isinstance(attributes, dict) else data.get("action")
                 )
-            return _Answer(HTTPStatus.NO_CONTENT, None, "ignored action")
+            return Answer(HTTPStatus.NO_CONTENT, None, "ignored action")
         fields.update(project=event.project, id=event.request_id, action=event.action)
         try:
             result = self.submit(event)
         except QueueFull as full:
-            return _Answer(
+            return Answer(
                 HTTPStatus.SERVICE_UNAVAILABLE,
                 {"result": "busy", "reason": str(full)},
                 "busy",
                 (("Retry-After", str(full.retry_after)),),
             )
-        return _Answer(HTTPStatus.ACCEPTED, {"result": result, "event": dict(vars(event))}, result)
+        return Answer(HTTPStatus.ACCEPTED, {"result": result, "event": dict(vars(event))}, result)
