@@ -160,9 +160,9 @@ class HookProcess:
         self.process.wait(timeout=30)
         self._reader.join(timeout=10)
 
-    def stop(self) -> tuple[int, str]:
-        """SIGTERM and wait; returns the exit code and stdout."""
-        if self.process.poll() is None:
+    def stop(self, *, signal: bool = True) -> tuple[int, str]:
+        """SIGTERM (unless ``signal`` is false: it was sent already) and wait; the exit code and stdout."""
+        if signal and self.process.poll() is None:
             self.process.terminate()
         try:
             stdout, _ = self.process.communicate(timeout=60)
