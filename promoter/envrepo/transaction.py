@@ -8,6 +8,7 @@ and running ``edit`` again: never a rebase, never a force push on an environment
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -128,8 +129,7 @@ class Transaction:
         target = self.transport.fetch(branch)
         start = self._start_point(branch, target, request.base, lease, request.create)
         self.clone.checkout(start)
-        if self.clone.sparse:  # links above the checked-out paths are not in the working tree: ask git
-            self.clone.refuse_links(start, self.clone.sparse, label=branch)
+        self._refuse_hidden_links(start, branch)
         changes = request.edit(self.clone.root)
         if not isinstance(changes, ChangeSet):
             raise TypeError("edit must return a ChangeSet")
@@ -150,6 +150,17 @@ class Transaction:
         if not self.transport.push(branch, commit, lease=target if lease else None, use_lease=lease):
             return None
         return result("changed", commit, diff)
+
+    def _refuse_hidden_links(self, start: str, branch: str) -> None:
+        """A sparse checkout leaves a linked directory above a wanted path out of the working tree, where the
+        edit cannot see it: the wanted path is then absent. Ask git about absent paths only (a path present on
+        disk has no link above it; a link at the path itself is checked out and refused by the edit)."""
+        if not self.clone.sparse:
+            return
+        root = self.clone.root
+        absent = [path for path in self.clone.sparse if path and not os.path.lexists(root / path)]
+        if absent:
+            self.clone.refuse_links(start, absent, label=branch)
 
     def _start_point(
         self, branch: str, target: str | None, base: str | None, lease: bool, create: bool
