@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "init": "promoter.cli.init:init",
     "completion": "promoter.cli.completion:completion",
     "config": "promoter.cli.config_cmd:config_group",
+    "validate": "promoter.cli.validate:validate",
 }
 
 

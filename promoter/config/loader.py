@@ -33,6 +33,7 @@ def parse_config(text: str, source: str) -> Config:
     except msgspec.ValidationError as exc:
         raise explain(exc, document, Config) from None
     force_setattr(config, "source", source)
+    force_setattr(config, "document", document)
     return config
 
 

@@ -63,10 +63,13 @@ class Config(Section, frozen=True, kw_only=True):
     source: Annotated[str, describe("Where the config was read from (for messages).")] = msgspec.field(
         default="<config>", name=internal_name("source")
     )
+    document: Annotated[Any, describe("The YAML it was read from, for places in messages.")] = msgspec.field(
+        default=None, name=internal_name("document")
+    )
 
     # equality and hashing ignore where the config came from
     def _compared(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f) for f in self.__struct_fields__ if f != "source")
+        return tuple(getattr(self, f) for f in self.__struct_fields__ if f not in ("source", "document"))
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Config:
@@ -75,6 +78,14 @@ class Config(Section, frozen=True, kw_only=True):
 
     def __hash__(self) -> int:
         return hash(self._compared())
+
+    def where(self, *path: str | int) -> str:
+        """``file:line:col`` of the key at ``path`` (``where("environments", "production", "branch")``), or
+        of its nearest parent written in the file; just the source when the config was not read from YAML."""
+        if self.document is None:
+            return self.source
+        where: str = self.document.where(path)
+        return where
 
     def environment(self, name: str) -> Environment:
         try:
