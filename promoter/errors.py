@@ -98,6 +98,37 @@ class KubectlError(OperationalError):
     pass
 
 
+class MissingExecutableError(OperationalError):
+    """A program promoter runs (git, kubectl, helm) is not installed or not on PATH."""
+
+
+class InternalError(OperationalError):
+    """Something promoter did not foresee; reported like any other error (the traceback with ``-v``)."""
+
+
+def unexpected_error(exc: BaseException) -> PromoterError:
+    """A :class:`PromoterError` for an exception that escaped promoter's own handling (cause kept)."""
+    error: PromoterError
+    text = str(exc)
+    if isinstance(exc, FileNotFoundError) and exc.filename and "/" not in str(exc.filename):
+        name = str(exc.filename)
+        hint = f"install {name} or put it on PATH"
+        error = MissingExecutableError(f"{name} is needed but was not found on PATH", where=name, hint=hint)
+    elif isinstance(exc, ImportError) and "git executable" in text:
+        error = MissingExecutableError(
+            "git is needed but was not found on PATH", where="git", hint="install git or put it on PATH"
+        )
+    else:
+        first = text.strip().splitlines()[0] if text.strip() else ""
+        error = InternalError(
+            f"unexpected {type(exc).__name__}{': ' + first if first else ''}",
+            hint="run again with -v for the traceback, and report it at "
+            "https://github.com/promoter-dev/promoter/issues",
+        )
+    error.__cause__ = exc
+    return error
+
+
 # exit 2 ------------------------------------------------------------------------------------------
 class UsageError(PromoterError):
     exit_code = EXIT_USAGE
@@ -163,7 +194,21 @@ class GuardRefusedError(RefusedError):
 
 # exit 5 ------------------------------------------------------------------------------------------
 class ConcurrencyError(PromoterError):
+    """Gave up after ``attempts`` attempts: the branch kept moving."""
+
     exit_code = EXIT_CONCURRENCY
+
+    def __init__(
+        self, message: str, *, where: str | None = None, hint: str | None = None, attempts: int | None = None
+    ) -> None:
+        super().__init__(message, where=where, hint=hint)
+        self.attempts = attempts
+
+    def as_dict(self) -> dict[str, object]:
+        data = super().as_dict()
+        if self.attempts is not None:
+            data["attempts"] = self.attempts
+        return data
 
 
 # exit 6 ------------------------------------------------------------------------------------------

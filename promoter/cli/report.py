@@ -20,8 +20,8 @@ def delivery_text(delivery: Delivery, change_lines: list[str]) -> str:
         return "\n".join(out)
     out.extend(change_lines)
     if delivery.result == "changed":
-        retries = f" after {delivery.attempts - 1} retries" if delivery.attempts > 1 else ""
-        out.append(f"pushed {delivery.commit and delivery.commit[:12]} to {delivery.branch}{retries}")
+        raced = f" after {delivery.attempts} attempts" if delivery.attempts > 1 else ""
+        out.append(f"pushed {delivery.commit and delivery.commit[:12]} to {delivery.branch}{raced}")
     elif delivery.result == "mr":
         out.append(f"approval request {delivery.request_action}: {delivery.request_url}")
     else:

@@ -9,9 +9,11 @@ runs ``edit`` again on the new head. The parts, each one idea:
 ``transaction`` fetch newest head -> edit -> stage -> commit -> push -> retry; :class:`ChangeSet`, results
 ``commit``      the commit seam: :class:`Committer` turns a :class:`StagedChange` + message into a commit
 ``transport``   everything that talks to the remote: ``ls-remote``, fetch, push
-``workclone``   the local partial/sparse clone: creating it, running git, refs, blobs, checkout, staging
+``workclone``   the local partial/sparse clone: running git in it, refs, trees, blobs, checkout, staging
+``setup``       creating that clone (init, partial-clone settings, sparse patterns, pinned variables)
 ``failures``    reading git's stderr: lost races, access problems, error messages
-``retry``       backoff between attempts
+``retry``       the retry budget and the backoff between attempts
+``scratch``     temporary work-clone directories: locked while in use, swept when abandoned
 ``names``       safe branch names, repository paths, pathspecs
 ``trailers``    ``Promoter-*`` commit trailers
 ============== ===========================================================================================
@@ -22,7 +24,7 @@ from __future__ import annotations
 from promoter.envrepo.commit import DEFAULT_AUTHOR, Committer, GitCommitter, StagedChange, parse_author
 from promoter.envrepo.names import APPROVAL_PREFIX, validate_branch_name
 from promoter.envrepo.repo import EnvRepo
-from promoter.envrepo.retry import BACKOFF_BASE, BACKOFF_CAP, DEFAULT_ATTEMPTS
+from promoter.envrepo.retry import BACKOFF_BASE, BACKOFF_CAP, BUDGET_VARIABLE, DEFAULT_BUDGET, retry_budget
 from promoter.envrepo.trailers import format_trailers, parse_trailers, with_trailers
 from promoter.envrepo.transaction import ChangeSet, Edit, MessageSource, Transaction, TransactionResult
 from promoter.envrepo.transport import Transport
@@ -32,8 +34,9 @@ __all__ = [
     "APPROVAL_PREFIX",
     "BACKOFF_BASE",
     "BACKOFF_CAP",
-    "DEFAULT_ATTEMPTS",
+    "BUDGET_VARIABLE",
     "DEFAULT_AUTHOR",
+    "DEFAULT_BUDGET",
     "ChangeSet",
     "Committer",
     "Edit",
@@ -48,6 +51,7 @@ __all__ = [
     "format_trailers",
     "parse_author",
     "parse_trailers",
+    "retry_budget",
     "validate_branch_name",
     "with_trailers",
 ]

@@ -8,15 +8,16 @@ runs edits with optimistic concurrency; the :class:`Committer` makes each commit
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promoter import gitauth
+from promoter import gitauth, gitwatch
 from promoter.envrepo.commit import Committer, GitCommitter
 from promoter.envrepo.names import APPROVAL_PREFIX, repo_path, require_approval_branch, validate_branch_name
-from promoter.envrepo.retry import DEFAULT_ATTEMPTS
+from promoter.envrepo.retry import retry_budget
 from promoter.envrepo.trailers import parse_trailers
 from promoter.envrepo.transaction import Edit, MessageSource, Transaction, TransactionResult
 from promoter.envrepo.transport import Transport
@@ -42,8 +43,12 @@ class EnvRepo:
     ) -> None:
         self.remote = gitauth.parse_remote(str(url))
         self.credentials = gitauth.find_credentials(self.remote, environ)
+        settings = os.environ if environ is None else environ
+        timeout = gitwatch.git_timeout(settings)
         env: dict[str, str] = dict(environ) if environ is not None else {}
         env.update(gitauth.git_environment(self.remote, self.credentials, environ))
+        if self.remote.kind == "http":
+            env.update(gitwatch.low_speed_environment({**os.environ, **env}, timeout))
         self.sparse = [repo_path(path) for path in sparse] if sparse is not None else None
         self.clone = WorkClone(
             self.remote,
@@ -51,12 +56,15 @@ class EnvRepo:
             env,
             workdir=Path(workdir) if workdir is not None else None,
             sparse=self.sparse,
+            timeout=timeout,
         )
         self.transport = Transport(self.clone)
         self.committer: Committer = (
             committer(self.clone) if committer is not None else GitCommitter(self.clone, author)
         )
-        self._transactions = Transaction(self.clone, self.transport, self.committer)
+        self._transactions = Transaction(
+            self.clone, self.transport, self.committer, budget=retry_budget(settings)
+        )
         self._lock = threading.RLock()
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -206,7 +214,7 @@ class EnvRepo:
         force_with_lease: bool = False,
         create: bool = False,
         dry_run: bool = False,
-        max_attempts: int = DEFAULT_ATTEMPTS,
+        max_attempts: int | None = None,
     ) -> TransactionResult:
         """Run ``edit`` on the newest head of ``branch``, commit, push; re-run it when the push loses a race.
 
@@ -216,6 +224,7 @@ class EnvRepo:
         replaces the branch, provided it still points where we last saw it; when the branch already holds
         exactly this change on this base the result is "unchanged" with ``commit`` = its head and the diff.
         A dry run returns the diff ("dry-run", or "unchanged" when the edit changes nothing), pushes nothing.
+        Lost races are retried for ``PROMOTER_RETRY_BUDGET`` seconds (``max_attempts`` bounds them further).
         """
         with self._lock:
             return self._transactions.run(

@@ -1,22 +1,45 @@
-"""How long to wait before running a transaction again after its push lost a race."""
+"""When to run a transaction again after its push lost a race, and when to stop.
+
+Retries are bounded by time, not by a count: contenders keep trying for ``PROMOTER_RETRY_BUDGET`` seconds
+(default 120). Between attempts each waits a random time (full jitter) from a window that starts at the
+time one attempt took (under load an attempt is the critical section the contenders must spread over) and
+doubles with every race it lost, so the more contention a pipeline meets, the further it backs off.
+"""
 
 from __future__ import annotations
 
+import os
 import random
+from collections.abc import Mapping
 
+from promoter.errors import ConfigError
+
+BUDGET_VARIABLE = "PROMOTER_RETRY_BUDGET"
+DEFAULT_BUDGET = 120.0
 BACKOFF_BASE = 0.05
-# The window grows from the time one attempt took; on a large repo under load that is seconds, so the cap
-# must leave room for many contenders to spread out (16 pipelines on one branch, BENCHMARKS.md).
+# On a large repo under load one attempt takes seconds; the cap leaves room for many contenders to spread
+# out (32 pipelines on one branch, BENCHMARKS.md) while keeping several attempts inside the budget.
 BACKOFF_CAP = 20.0
-# 16 pipelines pushing to one branch at once on 2 cores needed up to 7 attempts (BENCHMARKS.md).
-DEFAULT_ATTEMPTS = 10
 
 
-def backoff(attempt: int, attempt_seconds: float = 0.0) -> float:
-    """Full-jitter exponential backoff.
+def retry_budget(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds a transaction keeps retrying lost races (``PROMOTER_RETRY_BUDGET``)."""
+    env = os.environ if environ is None else environ
+    text = (env.get(BUDGET_VARIABLE) or "").strip()
+    if not text:
+        return DEFAULT_BUDGET
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ConfigError(
+            f"{BUDGET_VARIABLE} must be a number of seconds (0 or more), not {text!r}", where=BUDGET_VARIABLE
+        )
+    return value
 
-    The window starts at the larger of ``BACKOFF_BASE`` and the time one attempt took (under load an attempt
-    is the critical section the contenders must spread over), doubles per attempt, and is capped.
-    """
+
+def backoff(lost: int, attempt_seconds: float = 0.0) -> float:
+    """The wait after the ``lost``-th lost race: full jitter over a window that doubles per lost race."""
     base = max(BACKOFF_BASE, min(attempt_seconds, BACKOFF_CAP / 4))
-    return random.uniform(0, min(BACKOFF_CAP, base * 2 ** (attempt - 1)))
+    return random.uniform(0, min(BACKOFF_CAP, base * 2 ** (lost - 1)))

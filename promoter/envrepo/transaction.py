@@ -18,7 +18,7 @@ from typing import Any
 from promoter import masking
 from promoter.envrepo.commit import Committer, StagedChange
 from promoter.envrepo.names import APPROVAL_PREFIX, require_approval_branch, validate_branch_name
-from promoter.envrepo.retry import DEFAULT_ATTEMPTS, backoff
+from promoter.envrepo.retry import BUDGET_VARIABLE, DEFAULT_BUDGET, backoff
 from promoter.envrepo.transport import Transport
 from promoter.envrepo.workclone import WorkClone
 from promoter.errors import ConcurrencyError, GitError
@@ -39,7 +39,7 @@ class ChangeSet:
 
 @dataclass
 class TransactionResult:
-    status: str  # "changed" | "unchanged" | "dry-run"
+    status: str  # "changed" | "unchanged" | "dry-run" ("lost-race" only inside a transaction)
     branch: str
     commit: str | None
     base_commit: str | None
@@ -70,12 +70,26 @@ class _Request:
 
 
 class Transaction:
-    """Runs edits as transactions on the remote through one work clone."""
+    """Runs edits as transactions on the remote through one work clone.
 
-    def __init__(self, clone: WorkClone, transport: Transport, committer: Committer) -> None:
+    Lost races are retried for ``budget`` seconds (:mod:`promoter.envrepo.retry`), or ``max_attempts``
+    attempts when a caller gives that bound.
+    """
+
+    def __init__(
+        self,
+        clone: WorkClone,
+        transport: Transport,
+        committer: Committer,
+        *,
+        budget: float = DEFAULT_BUDGET,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.clone = clone
         self.transport = transport
         self.committer = committer
+        self.budget = budget
+        self._sleep = sleep
 
     def run(
         self,
@@ -87,7 +101,7 @@ class Transaction:
         force_with_lease: bool = False,
         create: bool = False,
         dry_run: bool = False,
-        max_attempts: int = DEFAULT_ATTEMPTS,
+        max_attempts: int | None = None,
     ) -> TransactionResult:
         """See :meth:`promoter.envrepo.EnvRepo.transaction`."""
         validate_branch_name(branch)
@@ -97,36 +111,55 @@ class Transaction:
             require_approval_branch(
                 branch, "force-push", f"only {APPROVAL_PREFIX}* approval branches may be rewritten"
             )
-        if max_attempts < 1:
+        if max_attempts is not None and max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         request = _Request(branch, edit, message, base, force_with_lease, create, dry_run)
-        for attempt in range(1, max_attempts + 1):
+        started = time.monotonic()
+        previous: TransactionResult | None = None  # the last attempt's commit, pushed but reported lost
+        attempt = 0
+        while True:
+            attempt += 1
             began = time.monotonic()
-            outcome = self._attempt(request)
-            if outcome is not None:
+            outcome, final = self._attempt(request, previous)
+            if final:
                 outcome.attempts = attempt
                 LOG.debug("%s on %s after %d attempt(s)", outcome.status, branch, attempt)
                 return outcome
-            if attempt < max_attempts:
-                delay = backoff(attempt, time.monotonic() - began)
-                LOG.info(
-                    "%s moved while we pushed (attempt %d of %d); retrying on its new head in %.2f s",
-                    branch,
-                    attempt,
-                    max_attempts,
-                    delay,
-                )
-                time.sleep(delay)
+            previous = outcome
+            remaining = self.budget - (time.monotonic() - started)
+            if (max_attempts is not None and attempt >= max_attempts) or remaining <= 0:
+                break
+            delay = min(backoff(attempt, time.monotonic() - began), remaining)
+            LOG.info(
+                "%s moved while we pushed (attempt %d); retrying on its new head in %.2f s",
+                branch,
+                attempt,
+                delay,
+            )
+            self._sleep(delay)
+        elapsed = time.monotonic() - started
         raise ConcurrencyError(
-            f"gave up pushing to {branch} after {max_attempts} attempts: it kept moving",
+            f"gave up pushing to {branch} after {attempt} attempt{'s' if attempt > 1 else ''} in "
+            f"{elapsed:.0f} s: it kept moving",
             where=masking.mask(self.clone.remote.url),
-            hint="other pipelines are updating the same branch; run the job again",
+            hint=(
+                f"other pipelines are updating the same branch; run the job again, or give it more time "
+                f"with {BUDGET_VARIABLE} (seconds, now {self.budget:g})"
+            ),
+            attempts=attempt,
         )
 
-    def _attempt(self, request: _Request) -> TransactionResult | None:
-        """One fetch -> edit -> commit -> push; None when the push lost a race."""
+    def _attempt(
+        self, request: _Request, previous: TransactionResult | None
+    ) -> tuple[TransactionResult, bool]:
+        """One fetch -> edit -> commit -> push: (result, final); not final when the push lost a race."""
         branch, lease = request.branch, request.force_with_lease
         target = self.transport.fetch(branch)
+        if previous is not None and target is not None and target == previous.commit:
+            # the push was reported rejected (its answer lost, a retry of it refused), yet it landed
+            LOG.warning("%s holds %s, whose push was reported as failed: it landed", branch, target[:12])
+            previous.status = "changed"
+            return previous, True
         start = self._start_point(branch, target, request.base, lease, request.create)
         self.clone.checkout(start)
         self._refuse_hidden_links(start, branch)
@@ -140,16 +173,15 @@ class Transaction:
             return TransactionResult(status, branch, commit, start, 0, shown, text, changes.changes)
 
         if not diff:
-            return result("unchanged", None, "")
+            return result("unchanged", None, ""), True
         if request.dry_run:
-            return result("dry-run", None, diff)
+            return result("dry-run", None, diff), True
         commit = self.committer.commit(StagedChange(self.clone.root, start, tuple(changes.paths), diff), text)
         if lease and target is not None and self._same_change(target, commit, start):
             # the approval branch already holds this very change on this very base: no churn
-            return result("unchanged", target, diff)
-        if not self.transport.push(branch, commit, lease=target if lease else None, use_lease=lease):
-            return None
-        return result("changed", commit, diff)
+            return result("unchanged", target, diff), True
+        pushed = self.transport.push(branch, commit, lease=target if lease else None, use_lease=lease)
+        return result("changed" if pushed else "lost-race", commit, diff), pushed
 
     def _refuse_hidden_links(self, start: str, branch: str) -> None:
         """A sparse checkout leaves a linked directory above a wanted path out of the working tree, where the

@@ -1,39 +1,30 @@
 """The local work clone: a partial (blob-less), optionally sparse repository every git command runs in.
 
-It is created empty on first use (``git init`` plus one config write, no network) in a temporary
-directory unless a ``workdir`` is given; :mod:`promoter.envrepo.transport` fills it from the remote.
+It is created empty on first use (:mod:`promoter.envrepo.setup`: no network) in a temporary directory
+unless a ``workdir`` is given; :mod:`promoter.envrepo.transport` fills it from the remote.
 Local operations live here: resolving refs, reading blobs through one persistent ``git cat-file --batch``,
 checking out a head, staging a change.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promoter import gitauth
+from promoter import gitauth, gitwatch, masking
 from promoter.envrepo.failures import git_error
-from promoter.envrepo.names import literal_pathspec, repo_path, sparse_pattern, with_ancestors
+from promoter.envrepo.names import literal_pathspec, repo_path, with_ancestors
+from promoter.envrepo.scratch import ScratchDir
+from promoter.envrepo.setup import create_clone
 from promoter.errors import GitError
 from promoter.safepath import link_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from git import Git
 
-# Variables that would point git at another repository (promoter running inside a git hook, say).
-_REPOSITORY_VARIABLES = (
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_COMMON_DIR",
-)
 _SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 LINK_MODE = "120000"  # how git stores a symbolic link
 
@@ -49,13 +40,15 @@ class WorkClone:
         *,
         workdir: Path | None = None,
         sparse: Sequence[str] | None = None,
+        timeout: float = gitwatch.DEFAULT_TIMEOUT,
     ) -> None:
         self.remote = remote
         self.credentials = credentials
         self.env = dict(env)  # added to every git child's environment
         self.sparse = list(sparse) if sparse is not None else None
+        self.timeout = timeout  # seconds without progress before a network step is given up
         self._workdir = workdir
-        self._tmp: Path | None = None
+        self._tmp: ScratchDir | None = None
         self.cmd: Git | None = None  # GitPython's command runner, None until the clone exists
         self._root: Path | None = None
         self._dirty = False
@@ -77,69 +70,22 @@ class WorkClone:
             self.cmd.clear_cache()  # stops the cat-file processes
             self.cmd = None
         if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp.remove()
             self._tmp = None
 
     def ensure(self) -> Git:
-        """Create the (empty) work clone on first use.
-
-        A ``git.Git`` runner rather than ``git.Repo``: Repo honours an inherited ``GIT_DIR`` or
-        ``GIT_WORK_TREE``, and the work clone must never be redirected to another repository.
-        """
+        """Create the (empty) work clone on first use (:func:`promoter.envrepo.setup.create_clone`)."""
         if self.cmd is not None:
             return self.cmd
-        import git
-
         if self._workdir is not None:
             root = self._workdir
-            root.mkdir(parents=True, exist_ok=True)
         else:
-            self._tmp = Path(tempfile.mkdtemp(prefix="promoter-env-"))
-            weakref.finalize(self, shutil.rmtree, self._tmp, True)  # also when close() is forgotten
-            root = self._tmp / "work"
-        pinned = pin_repository(root / ".git", root, self.env)
-        cmd = git.Git(str(root))
-        try:
-            if not (root / ".git").exists():
-                root.mkdir(parents=True, exist_ok=True)
-                cmd.init("--quiet", str(root), env=pinned)
-        except git.GitError as exc:  # pragma: no cover - git missing or unwritable directory
-            raise GitError(f"cannot create the work clone: {exc}", where=str(root)) from None
-        cmd.update_environment(**self.env, **pinned)
-        self.cmd, self._root = cmd, root
-        self._configure(root / ".git")
-        return cmd
-
-    def _configure(self, gitdir: Path) -> None:
-        from git.config import GitConfigParser
-
-        settings = {
-            "remote.origin.url": self.remote.url,
-            "core.repositoryformatversion": "1",
-            "extensions.partialClone": "origin",
-            "remote.origin.promisor": "true",
-            "remote.origin.partialclonefilter": "blob:none",
-            "core.autocrlf": "false",
-            "core.hooksPath": str(gitdir / "no-hooks"),
-            "gc.auto": "0",
-            "maintenance.auto": "false",
-            "advice.detachedHead": "false",
-            "fetch.writeCommitGraph": "false",
-        }
-        if self.sparse is not None:
-            settings["core.sparseCheckout"] = "true"
-            settings["core.sparseCheckoutCone"] = "false"
-            (gitdir / "info").mkdir(exist_ok=True)
-            patterns = [sparse_pattern(path) for path in self.sparse if path] or ["!/*"]
-            if "" in self.sparse:
-                patterns = ["/*"]
-            (gitdir / "info" / "sparse-checkout").write_text("\n".join(patterns) + "\n")
-        # one file write instead of a git process per key
-        with GitConfigParser(str(gitdir / "config"), read_only=False) as writer:
-            for key, value in settings.items():
-                head, _, option = key.rpartition(".")
-                section, _, sub = head.partition(".")
-                writer.set_value(f'{section} "{sub}"' if sub else section, option, value)
+            self._tmp = ScratchDir()
+            weakref.finalize(self, self._tmp.remove)  # also when close() is forgotten
+            root = self._tmp.path / "work"
+        self.cmd = create_clone(root, self.remote.url, self.env, self.sparse)
+        self._root = root
+        return self.cmd
 
     # -- running git ----------------------------------------------------------------------------------
     def run(self, *args: str, **kwargs: Any) -> tuple[int, str, str]:
@@ -154,6 +100,18 @@ class WorkClone:
         )
         return status, out, err
 
+    def run_network(self, *args: str, label: str, watch: bool = True) -> gitwatch.Finished:
+        """Run a git command that talks to the remote, under the time limit without progress.
+
+        HTTP remotes carry curl's low-speed limit in their environment; the watchdog is their backstop
+        (at twice the limit) when ``watch`` is set. Every other transport is watched at the limit itself.
+        """
+        cmd = self.ensure()
+        limit: float | None = self.timeout
+        if self.remote.kind == "http":
+            limit = self.timeout * 2 + 5 if watch else None
+        return gitwatch.run_watched(cmd, args, timeout=limit, label=label)
+
     def git(self, *args: str, **kwargs: Any) -> str:
         """Run ``git ARGS``; return stdout, raise :class:`GitError` on failure."""
         status, out, err = self.run(*args, **kwargs)
@@ -163,6 +121,18 @@ class WorkClone:
 
     def error(self, command: str, stderr: str | bytes, *, what: str | None = None) -> GitError:
         return git_error(self.remote, self.credentials, command, stderr, what=what)
+
+    def timeout_error(self, command: str) -> GitError:
+        """The remote went silent for longer than the limit during ``git COMMAND``."""
+        url = masking.mask(self.remote.url)
+        return GitError(
+            f"git {command}: no answer from {url} for {self.timeout:g} s ({gitwatch.TIMEOUT_VARIABLE})",
+            where=url,
+            hint=(
+                "the server accepted the connection but stopped answering; run the job again, or raise "
+                f"{gitwatch.TIMEOUT_VARIABLE} (seconds) for a very slow server"
+            ),
+        )
 
     def config(self, key: str) -> str | None:
         """A git config value as git would read it here (repository, global, system), or None."""
@@ -239,8 +209,24 @@ class WorkClone:
 
     # -- the working tree -----------------------------------------------------------------------------
     def checkout(self, sha: str) -> None:
-        """Detach the working tree at ``sha``, dropping whatever an earlier edit left behind."""
-        self.git("checkout", "--quiet", "--force", "--detach", sha)
+        """Detach the working tree at ``sha``, dropping whatever an earlier edit left behind.
+
+        Checking out fetches the missing blobs of the sparse set, so it runs under the time limit.
+        """
+        done = self.run_network(
+            "checkout",
+            "--quiet",
+            "--progress",
+            "--force",
+            "--detach",
+            sha,
+            label="checking out the work clone",
+            watch=False,
+        )
+        if done.stalled or gitwatch.curl_gave_up(done.err):
+            raise self.timeout_error("checkout")
+        if done.status != 0:
+            raise self.error("checkout", done.err or done.out)
         if self._dirty:  # an earlier edit may have left untracked files behind
             self.git("clean", "--quiet", "-ffdx")
         self._dirty = True
@@ -261,19 +247,3 @@ class WorkClone:
             return ""
         self.git("add", "--all", "--sparse", "--", *map(literal_pathspec, present))
         return self.git("diff", "--cached", "--no-color", "--no-ext-diff", "--no-renames")
-
-
-def pin_repository(gitdir: Path, root: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """Override inherited repository variables so every git child works on the work clone."""
-    own = {
-        "GIT_DIR": str(gitdir),
-        "GIT_WORK_TREE": str(root),
-        "GIT_INDEX_FILE": str(gitdir / "index"),
-        "GIT_OBJECT_DIRECTORY": str(gitdir / "objects"),
-        "GIT_COMMON_DIR": str(gitdir),
-    }
-    inherited = {**os.environ, **environ}
-    pinned = {name: own[name] for name in _REPOSITORY_VARIABLES if name in inherited}
-    if "GIT_ALTERNATE_OBJECT_DIRECTORIES" in inherited:
-        pinned["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = ""
-    return pinned
