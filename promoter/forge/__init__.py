@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from promoter.errors import ApprovalRequiredError, ConfigError
-from promoter.forge._http import ForgeHTTPError, Sleep
+from promoter.forge._http import ForgeHTTPError, Sleep, forge_timeout
 from promoter.forge.base import (
     FORGE_TYPES,
     CommitState,
@@ -167,6 +167,7 @@ def make_forge(
             job_token=token_var == TOKEN_VARS["gitlab"][2],
             sleep=sleep,
             token_vars=TOKEN_VARS["gitlab"][:2],
+            timeout=forge_timeout(env),
         )
     project = _project(settings.project or env.get("GITHUB_REPOSITORY"), "GITHUB_REPOSITORY")
     if project.count("/") != 1 or project.startswith("/") or project.endswith("/"):
@@ -184,6 +185,7 @@ def make_forge(
         token_var=token_var,
         sleep=sleep,
         token_vars=TOKEN_VARS["github"][:2],
+        timeout=forge_timeout(env),
     )
 
 

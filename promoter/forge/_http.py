@@ -6,8 +6,14 @@ adapter a :class:`ForgeRetry`, so both forges retry the same way:
 * 429 and 503 (the server did not act on the request) and 403 carrying ``Retry-After`` (GitHub's
   secondary rate limit) are retried for every method;
 * 500, 502 and 504 are retried except for POST, which may already have been applied;
+* a connection that cannot be opened is retried (the request was never sent);
 * at most :data:`MAX_TRIES` tries; the wait is ``Retry-After`` when present (capped at
   :data:`MAX_WAIT` seconds), else exponential backoff from :data:`BACKOFF` seconds.
+
+A request whose answer was lost, cut short or late is sent again by :mod:`promoter.forge._resend` when it
+is idempotent. Each forge request waits at most ``PROMOTER_FORGE_TIMEOUT`` seconds (default 30) for an
+answer. Error messages say what happened: the status, "timed out after N s", "connection reset", "the
+answer was cut short", how many tries were made, or that a POST was not retried.
 
 The wait happens in :meth:`ForgeRetry.increment` through an injectable ``sleep`` function (tests pass a
 recorder), not in urllib3's own ``sleep`` hook, so it behaves the same under any transport.
@@ -15,13 +21,16 @@ recorder), not in urllib3's own ``sleep`` hook, so it behaves the same under any
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from promoter.errors import ForgeError
+from promoter.errors import ConfigError, ForgeError
+from promoter.forge import _resend
+from promoter.forge._resend import MAX_TRIES, Exchange, Resender
 from promoter.masking import mask
 
 if TYPE_CHECKING:
@@ -29,10 +38,30 @@ if TYPE_CHECKING:
 
 Sleep = Callable[[float], None]
 
-MAX_TRIES = 4
 BACKOFF = 0.5
 MAX_WAIT = 60.0
 TIMEOUT = 30.0
+TIMEOUT_VARIABLE = "PROMOTER_FORGE_TIMEOUT"
+
+
+def forge_timeout(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds a forge request waits for an answer (``PROMOTER_FORGE_TIMEOUT``, default 30)."""
+    env = os.environ if environ is None else environ
+    text = (env.get(TIMEOUT_VARIABLE) or "").strip()
+    if not text:
+        return TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ConfigError(
+            f"{TIMEOUT_VARIABLE} must be a number of seconds greater than 0, not {text!r}",
+            where=TIMEOUT_VARIABLE,
+        )
+    return value
+
+
 _ALWAYS_RETRY = frozenset({429, 503})
 _RETRY_UNLESS_POST = frozenset({500, 502, 504})
 
@@ -121,6 +150,7 @@ class ErrorContext:
     token_var: str | None  # the environment variable the token came from
     token_vars: tuple[str, ...]  # the variables promoter would read, in order
     scopes: str  # what the token needs, for hints
+    resender: Resender | None = None  # knows the last request: its method and how many tries it took
 
     @property
     def host(self) -> str:
@@ -159,9 +189,14 @@ class ErrorContext:
                 f"{self.forge}: {action}: 404 not found", status=status, where=self.where, hint=hint
             )
         if status is not None and (status == 429 or status >= 500):
+            last = self._last()
+            method = last.method if last is not None else None
+            if method == "POST" and status not in (429, 503):
+                tries = "POST not retried because it is not idempotent"
+            else:
+                tries = f"gave up after {MAX_TRIES} tries"
             return ForgeHTTPError(
-                f"{self.forge}: {action}: {status}{': ' + text if text else ''}"
-                f" (gave up after {MAX_TRIES} tries)",
+                f"{self.forge}: {action}: {status}{': ' + text if text else ''} ({tries})",
                 status=status,
                 where=self.where,
                 hint=f"{self.forge} at {self.host} is overloaded or unavailable; retry the job later",
@@ -171,13 +206,30 @@ class ErrorContext:
             f"{self.forge}: {action}: {code}{text}".rstrip(": "), status=status, where=self.where
         )
 
+    def _last(self) -> Exchange | None:
+        return self.resender.last if self.resender is not None else None
+
     def network_error(self, action: str, exc: BaseException) -> ForgeError:
-        kind = type(exc).__name__
-        return ForgeError(
-            f"{self.forge}: {action}: cannot reach {self.host} ({kind})",
-            where=self.where,
-            hint=f"check the forge URL {self.api_url} and the network (proxy, DNS, TLS)",
-        )
+        """A request that got no whole answer: say what happened, how often it was tried, what to check."""
+        kind = _resend.failure_kind(exc)
+        exchange = self._last()
+        timeout = self.resender.timeout if self.resender is not None else TIMEOUT
+        what = {
+            _resend.TIMEOUT: f"no answer from {self.host}: timed out after {timeout:g} s",
+            _resend.RESET: f"connection reset by {self.host} before an answer came",
+            _resend.TRUNCATED: f"the answer from {self.host} was cut short",
+        }.get(kind or "", f"cannot reach {self.host} ({_describe(exc)})")
+        method = exchange.method if exchange is not None else ""
+        if exchange is not None and exchange.tries > 1:
+            what += f" (gave up after {exchange.tries} tries)"
+        elif exchange is not None and kind in _resend.RESENDABLE and not exchange.idempotent:
+            what += f"; {method} not retried because it is not idempotent"
+        hint = f"check the forge URL {self.api_url} and the network (proxy, DNS, TLS)"
+        if kind in _resend.RESENDABLE:
+            hint = f"{self.forge} at {self.host} is slow or the network drops connections; run the job again"
+            if exchange is not None and not exchange.idempotent:
+                hint += f" (the {method} may have been applied: check {self.where})"
+        return ForgeError(f"{self.forge}: {action}: {what}", where=self.where, hint=hint)
 
 
 def _one_line(detail: object, limit: int = 300) -> str:
@@ -187,6 +239,18 @@ def _one_line(detail: object, limit: int = 300) -> str:
         detail = detail.get("message") or detail.get("error") or detail
     text = " ".join(str(detail or "").split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe(exc: BaseException) -> str:
+    """The innermost reason of a connection failure, short ("Connection refused")."""
+    reason = exc
+    while True:
+        inner = getattr(reason, "reason", None) or (reason.args[0] if reason.args else None)
+        if not isinstance(inner, BaseException):
+            break
+        reason = inner
+    text = str(getattr(reason, "strerror", None) or reason).split(": ")[-1].strip() or type(reason).__name__
+    return _one_line(text, 120)
 
 
 def is_network_error(exc: BaseException) -> bool:

@@ -16,7 +16,15 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
-from promoter.forge._http import TIMEOUT, ErrorContext, ForgeHTTPError, Sleep, is_network_error, make_retry
+from promoter.forge._http import (
+    ErrorContext,
+    ForgeHTTPError,
+    Resender,
+    Sleep,
+    forge_timeout,
+    is_network_error,
+    make_retry,
+)
 from promoter.forge.base import (
     CommitState,
     CommitStatus,
@@ -60,6 +68,7 @@ class GitHubForge:
         token_var: str | None = None,
         sleep: Sleep | None = None,
         token_vars: tuple[str, ...] = ("PROMOTER_TOKEN", "GITHUB_TOKEN"),
+        timeout: float | None = None,
     ) -> None:
         import github
 
@@ -69,6 +78,8 @@ class GitHubForge:
         self.project = project
         self.owner = project.split("/", 1)[0]
         self._repo = f"/repos/{project}"
+        timeout = timeout if timeout is not None else forge_timeout()
+        self._resender = Resender(timeout=timeout, sleep=sleep)
         self._ctx = ErrorContext(
             forge="GitHub",
             where=f"{self.web_url}/{project}",
@@ -76,13 +87,14 @@ class GitHubForge:
             token_var=token_var,
             token_vars=token_vars,
             scopes="contents, pull requests, issues and statuses write access",
+            resender=self._resender,
         )
         self._gh = github.Github(
             base_url=self.api_url,
             auth=github.Auth.Token(token) if token else None,
             per_page=100,
             retry=make_retry(sleep),
-            timeout=int(TIMEOUT),
+            timeout=max(1, round(timeout)),
             user_agent="promoter",
             seconds_between_requests=None,
             seconds_between_writes=None,
@@ -107,8 +119,17 @@ class GitHubForge:
         self, action: str, verb: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None
     ) -> Any:
         with self._errors(action):
-            _, data = self._requester.requestJsonAndCheck(verb, path, parameters=params, input=body)
+            _, data = self._resender.send(
+                verb,
+                path,
+                lambda: self._requester.requestJsonAndCheck(verb, path, parameters=params, input=body),
+            )
         return data
+
+    def _get_page(self, url: str, query: dict[str, Any] | None) -> tuple[dict[str, Any], Any]:
+        return self._resender.send(
+            "GET", url, lambda: self._requester.requestJsonAndCheck("GET", url, parameters=query)
+        )
 
     def _pages(self, action: str, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -116,7 +137,7 @@ class GitHubForge:
         query: dict[str, Any] | None = {**params, "per_page": 100}
         while url:
             with self._errors(action):
-                headers, data = self._requester.requestJsonAndCheck("GET", url, parameters=query)
+                headers, data = self._get_page(url, query)
             items.extend(data or ())
             link = next((v for k, v in headers.items() if k.lower() == "link"), "")
             match = _NEXT.search(link or "")

@@ -16,10 +16,11 @@ from urllib.parse import quote
 from promoter.errors import ConfigError, ForgeError
 from promoter.forge._http import (
     BACKOFF,
-    TIMEOUT,
     ErrorContext,
     ForgeHTTPError,
+    Resender,
     Sleep,
+    forge_timeout,
     is_network_error,
     make_session,
 )
@@ -88,6 +89,7 @@ class GitLabForge:
         job_token: bool = False,
         sleep: Sleep | None = None,
         token_vars: tuple[str, ...] = ("PROMOTER_TOKEN", "GITLAB_TOKEN"),
+        timeout: float | None = None,
     ) -> None:
         import time
 
@@ -103,6 +105,8 @@ class GitLabForge:
         scopes = "an access token with the api scope and at least Developer role"
         if job_token:
             scopes = "CI_JOB_TOKEN cannot manage merge requests; set PROMOTER_TOKEN to " + scopes
+        timeout = timeout if timeout is not None else forge_timeout()
+        resender = Resender(timeout=timeout, sleep=sleep)
         self._ctx = ErrorContext(
             forge="GitLab",
             where=f"{self.url}/{project}",
@@ -110,14 +114,16 @@ class GitLabForge:
             token_var=token_var,
             token_vars=token_vars,
             scopes=scopes,
+            resender=resender,
         )
 
         class _Client(gitlab.Gitlab):
-            def http_request(self, *args: Any, **kwargs: Any) -> Any:
-                # the shared retry adapter on the session does the retrying
+            def http_request(self, verb: str, path: str, *args: Any, **kwargs: Any) -> Any:
+                # the shared retry adapter on the session retries answers; the resender, lost answers
                 kwargs.setdefault("obey_rate_limit", False)
                 kwargs.setdefault("retry_transient_errors", False)
-                return super().http_request(*args, **kwargs)
+                send = super().http_request
+                return resender.send(verb, path, lambda: send(verb, path, *args, **kwargs))
 
         auth: dict[str, str] = {}
         if token:
@@ -125,7 +131,7 @@ class GitLabForge:
         self._gl = _Client(
             self.url,
             session=make_session(sleep),
-            timeout=TIMEOUT,
+            timeout=timeout,
             per_page=100,
             retry_transient_errors=False,
             **auth,
