@@ -19,7 +19,7 @@ import click
 from promoter import __version__
 from promoter.cli.context import Globals, get_globals, report_error
 from promoter.cli.global_options import accept_everywhere, root_options, wants_json
-from promoter.errors import PromoterError
+from promoter.errors import PromoterError, unexpected_error
 
 # command name -> "module:attribute"; a command whose module is absent is not offered.
 COMMANDS: dict[str, str] = {
@@ -84,6 +84,12 @@ class PromoterGroup(click.Group):
             ctx.obj = ctx.obj or Globals()
             ctx.obj.output = "json"
             _report_usage_error(ctx, exc)
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # unforeseen: still one clean error (and JSON), exit 1; -v shows why
+            error = unexpected_error(exc)
+            report_error(ctx, error)
+            ctx.exit(error.exit_code)
         return None
 
 

@@ -126,7 +126,8 @@ class Reconciler:
             rendered.errors.extend(scope_errors)
         step("render", started)
         if not rendered.ok:
-            status.result = "render-failed"
+            missing_program = any(error.operational for error in rendered.errors)
+            status.result = "failed" if missing_program else "render-failed"
             status.errors.extend(str(e) for e in rendered.errors)
             return self._record(status, state.records, state)
         if not rendered.manifests and state.records and not opts.allow_empty:

@@ -107,6 +107,7 @@ class Manifest:
 class RenderError:
     path: str
     message: str
+    operational: bool = False  # a missing program, not the env repo's content: exit 1, not 3
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -213,7 +214,9 @@ def render_tree(
                 if not helm:
                     result.errors.append(
                         RenderError(
-                            rel, "Helm chart found but helm is not on PATH; install helm to render it"
+                            rel,
+                            "Helm chart found but helm is not on PATH; install helm to render it",
+                            operational=True,
                         )
                     )
                     continue

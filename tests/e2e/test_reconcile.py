@@ -348,7 +348,7 @@ def test_kustomize_rendered_and_helm_chart_without_helm_is_a_clear_error(
         str(tmp_path / "c"),
     )
     payload = json.loads(result.stdout)
-    assert result.exit_code == 3
+    assert result.exit_code == 1  # a missing program is an operational failure, not bad content
     assert "charts/app: Helm chart found but helm is not on PATH" in payload["status"]["errors"][0]
     (tmp_path / "c").rename(tmp_path / "old")
     commit(env.bare, {"charts/app/Chart.yaml": None}, tmp_path)
