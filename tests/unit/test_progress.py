@@ -78,10 +78,17 @@ def test_lines_are_masked(stream: io.StringIO) -> None:
     assert "***@git.example.com" in stream.getvalue()
 
 
+def _wait_for_output(stream: io.StringIO, lines: int) -> None:
+    """Block until the heartbeat thread wrote ``lines`` lines (a loaded machine may delay it)."""
+    deadline = time.monotonic() + 30
+    while len(stream.getvalue().splitlines()) < lines and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_heartbeat_shows_a_silent_wait(stream: io.StringIO) -> None:
     progress.configure(stream=stream, tty=False, interval=0.05, delay=0)
     with progress.heartbeat("clone https://git.example.com/env.git", every=0.02):
-        time.sleep(0.2)
+        _wait_for_output(stream, 2)
     lines = stream.getvalue().splitlines()
     assert len(lines) >= 2
     assert lines[0].startswith("clone https://git.example.com/env.git: ")
@@ -91,6 +98,6 @@ def test_heartbeat_shows_a_silent_wait(stream: io.StringIO) -> None:
 def test_heartbeat_reports_a_failure(stream: io.StringIO) -> None:
     progress.configure(stream=stream, tty=False, interval=0.01, delay=0)
     with pytest.raises(RuntimeError), progress.heartbeat("push", every=0.01):
-        time.sleep(0.05)
+        _wait_for_output(stream, 1)
         raise RuntimeError("boom")
     assert stream.getvalue().splitlines()[-1].startswith("push: stopped")
