@@ -11,9 +11,11 @@ takes the median of N fresh processes of each command, commands interleaved so m
      vs the interpreter's baseline: the same ``promoter set-image`` on a one-block file
   5. ``python -c "import click"`` vs ``promoter --version`` and ``promoter --help``
 
-``--profile`` also prints the top functions (cProfile, in process) of one 0.5 MB and one 5 MB edit.
+``--profile`` also prints the top functions (cProfile, in process) of one 0.5 MB and one 5 MB edit;
+``--before DIR`` adds the same ``set-image`` runs of another promoter source tree (e.g. an older release
+unpacked with ``git archive``), for before/after figures in one run.
 
-Usage: python3 benchmarks/yaml_edit.py [--runs N] [--profile]
+Usage: python3 benchmarks/yaml_edit.py [--runs N] [--profile] [--before DIR]
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--before", type=Path, help="another promoter source tree to measure alongside")
     options = parser.parse_args()
     runs = options.runs
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,18 +153,22 @@ def main() -> None:
         compose = python(
             f"from ruamel.yaml import YAML\nYAML(typ='safe').compose(open({str(files['5 MB'][1])!r}).read())\n"
         )
-        figures = interleaved(
-            {
-                "set-image 0.5 MB": (set_image("0.5 MB"), reset("0.5 MB")),
-                "set-image 0.5 MB --dry-run": (set_image("0.5 MB", "--dry-run"), reset("0.5 MB")),
-                "round trip 0.5 MB": (round_trip, reset("0.5 MB")),
-                "set-image 5 MB": (set_image("5 MB"), reset("5 MB")),
-                "set-image 5 MB --dry-run": (set_image("5 MB", "--dry-run"), reset("5 MB")),
-                "C compose 5 MB": (compose, reset("5 MB")),
-                "set-image tiny (baseline)": (set_image("tiny"), reset("tiny")),
-            },
-            runs,
-        )
+        commands = {
+            "set-image 0.5 MB": (set_image("0.5 MB"), reset("0.5 MB")),
+            "set-image 0.5 MB --dry-run": (set_image("0.5 MB", "--dry-run"), reset("0.5 MB")),
+            "round trip 0.5 MB": (round_trip, reset("0.5 MB")),
+            "set-image 5 MB": (set_image("5 MB"), reset("5 MB")),
+            "set-image 5 MB --dry-run": (set_image("5 MB", "--dry-run"), reset("5 MB")),
+            "C compose 5 MB": (compose, reset("5 MB")),
+            "set-image tiny (baseline)": (set_image("tiny"), reset("tiny")),
+        }
+        if options.before is not None:
+            # -P: the working directory (this source tree) must not come first on sys.path
+            older = ["env", f"PYTHONPATH={options.before.resolve()}", sys.executable, "-P", "-m", "promoter"]
+            for label in ("0.5 MB", "5 MB", "tiny"):
+                command = [*older, *set_image(label)[len(PROMOTER) :]]
+                commands[f"before: set-image {label}"] = (command, reset(label))
+        figures = interleaved(commands, runs)
         startup = interleaved(
             {
                 "import click": (python("import click"), None),
@@ -208,6 +215,22 @@ def main() -> None:
         ("--version / import click (target < 2x)", startup["--version"][0] / startup["import click"][0]),
         ("--help / import click (target < 2x)", startup["--help"][0] / startup["import click"][0]),
     ]
+    if options.before is not None:
+        before_base = rss["before: set-image tiny"]
+        ratios += [
+            (
+                "before: round trip / set-image, 0.5 MB",
+                wall["round trip 0.5 MB"] / wall["before: set-image 0.5 MB"],
+            ),
+            (
+                "before: set-image / C compose alone, 5 MB",
+                wall["before: set-image 5 MB"] / wall["C compose 5 MB"],
+            ),
+            (
+                "before: (peak RSS 5 MB - baseline) / file size",
+                (rss["before: set-image 5 MB"] - before_base) / sizes["5 MB"],
+            ),
+        ]
     for label, ratio in ratios:
         print(f"    {label:<56} {ratio:6.2f}x")
 

@@ -18,45 +18,57 @@ _LONE_CR = re.compile(r"\r(?!\n)")
 Opcode = tuple[str, int, int]  # ("equal" | "replace", first line, end line): both texts share line numbers
 
 
-def unified_diff(name: str, old: str, new: str, spans: Sequence[tuple[int, int]] | None = None) -> str:
-    """Diff of ``old`` -> ``new`` with ``a/`` and ``b/`` prefixes.
+Splice = tuple[int, int, str]  # text[start:end] becomes the string
 
-    ``spans`` (optional) are ``(start in old, start in new)`` of every edited place; each edit stays within
-    its line. Without them, or with unusual line breaks, :mod:`difflib` compares every line.
-    """
+
+def unified_diff(name: str, old: str, new: str) -> str:
+    """Diff of ``old`` -> ``new`` with ``a/`` and ``b/`` prefixes (:mod:`difflib` compares every line)."""
     name = name.lstrip("/")
-    header = [f"--- a/{name}\n", f"+++ b/{name}\n"]
-    if spans is None or _unusual_breaks(old) or _unusual_breaks(new):
-        lines = difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            fromfile=f"a/{name}",
-            tofile=f"b/{name}",
-        )
-        return "".join(_marked(line) for line in lines)
-    old_lines, new_lines = _Lines(old), _Lines(new)
-    changed = sorted(
-        {
-            line
-            for old_at, new_at in spans
-            for line in (old_lines.number(old_at), new_lines.number(new_at))
-            if old_lines.text(line) != new_lines.text(line)
-        }
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{name}", tofile=f"b/{name}"
     )
+    return "".join(_marked(line) for line in lines)
+
+
+def edit_diff(name: str, old: str, splices: Sequence[Splice]) -> str:
+    """The diff of applying ``splices`` (sorted, each within one line of ``old``) to ``old``.
+
+    Only the edited lines and their context are read; the new text is never assembled.
+    """
+    if _unusual_breaks(old) or any(_unusual_breaks(text) or "\n" in text for _, _, text in splices):
+        return unified_diff(name, old, _applied(old, splices, 0, len(old)))
+    lines = _Lines(old)
+    edited: dict[int, list[Splice]] = {}
+    for splice in splices:
+        edited.setdefault(lines.number(splice[0]), []).append(splice)
+    new_text: dict[int, str] = {}
+    for number, found in edited.items():
+        start = lines.start(number)
+        new_text[number] = _applied(old, found, start, start + len(lines.text(number)))
+    changed = sorted(number for number in edited if new_text[number] != lines.text(number))
     if not changed:
         return ""
-    out = header
-    for group in _groups(_opcodes(changed, old_lines.count()), CONTEXT):
-        first, last = group[0][1], group[-1][2]
-        span = _range(first, last)
+    name = name.lstrip("/")
+    out = [f"--- a/{name}\n", f"+++ b/{name}\n"]
+    for group in _groups(_opcodes(changed, lines.count()), CONTEXT):
+        span = _range(group[0][1], group[-1][2])
         out.append(f"@@ -{span} +{span} @@\n")
-        for tag, start, end in group:
+        for tag, first, end in group:
             if tag == "equal":
-                out.extend(_marked(" " + old_lines.text(n)) for n in range(start, end))
+                out.extend(_marked(" " + lines.text(n)) for n in range(first, end))
             else:
-                out.extend(_marked("-" + old_lines.text(n)) for n in range(start, end))
-                out.extend(_marked("+" + new_lines.text(n)) for n in range(start, end))
+                out.extend(_marked("-" + lines.text(n)) for n in range(first, end))
+                out.extend(_marked("+" + new_text[n]) for n in range(first, end))
     return "".join(out)
+
+
+def _applied(text: str, splices: Sequence[Splice], start: int, end: int) -> str:
+    parts, cursor = [], start
+    for at, stop, replacement in splices:
+        parts += [text[cursor:at], replacement]
+        cursor = stop
+    parts.append(text[cursor:end])
+    return "".join(parts)
 
 
 def _unusual_breaks(text: str) -> bool:

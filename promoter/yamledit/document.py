@@ -184,8 +184,7 @@ class YamlDocument:
     def line_col(self, index: int) -> tuple[int, int]:
         """1-based line and column of a body index (CR, LF and CRLF each end a line)."""
         if self.layout is not None:  # only LF and CRLF break lines here: count instead of indexing them all
-            body = self.body
-            return body.count("\n", 0, index) + 1, index - body.rfind("\n", 0, index)
+            return self.layout.line_of(index) + 1, index - self.body.rfind("\n", 0, index)
         if self._line_starts is None:
             self._line_starts = [0, *(match.end() for match in _LINE_BREAK.finditer(self.body))]
         line = bisect.bisect_right(self._line_starts, index) - 1

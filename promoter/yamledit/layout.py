@@ -26,7 +26,7 @@ import bisect
 import functools
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -53,6 +53,7 @@ _BARE_MARKER_LINE = re.compile(r"---[ \t]*(?:#[^\r\n]*)?(?:\r\n|\n|\Z)")
 # a flow indicator (or a ``:`` right after a quoted key). Scanning for these over-approximates, which is
 # the safe direction: a false hit only means composing more.
 _NODE_START = frozenset(" \t\r\n[{,:")
+MANY_ENTRIES = 64  # composing more entries than this (and a quarter of all) one by one: compose the document
 _NAME_END = frozenset(" \t\r\n[]{},")
 
 
@@ -155,6 +156,7 @@ class Layout:
     _entries: dict[int, Entries | None] = field(default_factory=dict)
     _regions: dict[int, Chunk | None] = field(default_factory=dict)
     _proven: dict[int, list[int]] = field(default_factory=dict)  # per document: boundaries shown clean
+    _lines: list[tuple[int, int]] = field(default_factory=lambda: [(0, 0)])  # (index, its line), sorted
 
     @classmethod
     def of(cls, body: str) -> Layout | None:
@@ -184,8 +186,16 @@ class Layout:
 
     # -- questions about the text -------------------------------------------------------------------
     def line_of(self, index: int) -> int:
-        """0-based line of ``index`` (only LF and CRLF break lines in a text that has a layout)."""
-        return self.body.count("\n", 0, index)
+        """0-based line of ``index`` (only LF and CRLF break lines in a text that has a layout).
+
+        Counted from the nearest index asked before, so many pieces of a large file cost one pass.
+        """
+        known = self._lines
+        at = bisect.bisect_right(known, (index, 1 << 62)) - 1
+        start, line = known[at]
+        line += self.body.count("\n", start, index)
+        bisect.insort(known, (index, line))
+        return line
 
     def alias_positions(self, start: int, end: int) -> list[int]:
         """Where ``body[start:end]`` may use an alias (``*name``)."""
@@ -238,7 +248,11 @@ class Layout:
         return Entries(body, starts, doc.end)
 
     def regions(self, doc: DocSpan, chosen: list[Entry]) -> list[Chunk] | None:
-        """Each chosen entry composed alone, its boundaries proven; None when any proof fails."""
+        """Each chosen entry composed alone, its boundaries proven; None when any proof fails, or when so
+        many are chosen that composing the whole document is cheaper."""
+        entries = self.entries(doc)
+        if entries is not None and len(chosen) > max(MANY_ENTRIES, len(entries) // 4):
+            return None
         out = []
         for entry in sorted(chosen, key=lambda e: e.start):
             chunk = self._region(doc, entry)
@@ -282,9 +296,6 @@ class Layout:
                 return False
             bisect.insort(proven, position)
         return True
-
-
-Wanted = Callable[[int, int], bool]
 
 
 def hits(body: str, needle: str, start: int, end: int) -> list[int]:

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from promoter.errors import InputError, UnsafeTargetError
 from promoter.yamledit.compose import compose_all, compose_text
-from promoter.yamledit.diff import unified_diff
+from promoter.yamledit.diff import edit_diff
 from promoter.yamledit.document import STR_TAG, Target, YamlDocument, reporting
 from promoter.yamledit.layout import Chunk
-from promoter.yamledit.scalar import Style, ValueType, render_scalar, style_of
+from promoter.yamledit.scalar import Style, ValueType, plain_is_safe, render_scalar, style_of
 
 if TYPE_CHECKING:
     from ruamel.yaml.nodes import Node
@@ -109,11 +109,8 @@ class EditResult:
 
     def diff(self, label: str | None = None) -> str:
         bom = len(self.document.bom)
-        spans, growth = [], 0
-        for start, end, text in self.splices:
-            spans.append((bom + start, bom + start + growth))
-            growth += len(text) - (end - start)
-        return unified_diff(label or self.document.name, self.document.text, self.new_text, spans)
+        splices = [(start + bom, end + bom, text) for start, end, text in self.splices]
+        return edit_diff(label or self.document.name, self.document.text, splices)
 
 
 def _blocks(text: str, start: int, end: int) -> Iterator[str]:
@@ -160,8 +157,9 @@ def apply_edits(document: YamlDocument, edits: list[ScalarEdit]) -> EditResult:
         if _unchanged(edit):
             continue  # already there: not a change
         style = style_of(node.style)
-        if style == "plain" and fallback is None:
-            fallback = preferred_quote(document)
+        plain_str = style == "plain" and edit.value_type == "str"
+        if fallback is None and plain_str and not plain_is_safe(edit.value, in_flow=target.in_flow):
+            fallback = preferred_quote(document)  # the file's habit: counted over all of it
         text = render_scalar(
             edit.value,
             style,
