@@ -137,7 +137,9 @@ def test_random_documents(data: st.DataObject) -> None:
     while suffix < min(len(text), len(new_text)) - prefix and text[-1 - suffix] == new_text[-1 - suffix]:
         suffix += 1
     changed_new = new_text[prefix : len(new_text) - suffix]
-    assert "\n" not in changed_new and "#" not in changed_new.replace(new_value, "")
+    # one line changed; a stray comment would cut the value short, which the load below catches (a `#`
+    # inside the quoted new value, escaped or not, is fine)
+    assert "\n" not in changed_new
     expected = plain_data(tree)
     cursor = expected
     for segment in path[:-1]:
