@@ -23,11 +23,11 @@ from promoter.imageref import ImageRef
 from promoter.registry import (
     MANIFEST_ACCEPT,
     RegistryClient,
-    _parse_challenges,
     registry_base_url,
     registry_credentials,
     verify_image,
 )
+from promoter.registry.auth import parse_challenges
 from tests.support.registry import RegistryServer, push_image
 
 PASSWORD = "s3cret-registry-pass"
@@ -265,7 +265,7 @@ def test_token_not_accepted_after_auth_is_an_error() -> None:
     ],
 )
 def test_challenge_parsing(header: str, expected: list[tuple[str, dict[str, str]]]) -> None:
-    assert [(c.scheme, c.params) for c in _parse_challenges(header)] == expected
+    assert [(c.scheme, c.params) for c in parse_challenges(header)] == expected
 
 
 def test_get_fallback_when_head_has_no_digest() -> None:
