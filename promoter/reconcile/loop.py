@@ -145,59 +145,56 @@ class Reconciler:
         step("plan", started)
 
         started = time.monotonic()
+        applied = self._apply(plan, status)
+        step("apply", started)
+
+        records, fresh = self._records(plan, applied, state)
+        rendered_keys = {m.ref.key for m in manifests}
+        stale = [r for r in state.records if r.key not in rendered_keys]
+        keep = stale
+        if applied.failed:
+            status.errors.append("prune skipped: apply failed")  # a later pass prunes them
+        elif checkout.stale:
+            status.errors.append("prune skipped: the env repo could not be fetched")
+        elif opts.prune:
+            started = time.monotonic()
+            keep = self._prune(stale, status)
+            step("prune", started)
+        records.update({r: state.records[r] for r in keep})
+        status.result = _result(status, checkout.stale, dry_run=opts.dry_run, applied=bool(applied.applied))
+        if not status.failed or (checkout.stale and not applied.failed and not status.conflicts):
+            status.applied_revision = checkout.revision
+        self._record(status, records, state, fresh)
+
+    def _apply(self, plan: Plan, status: SyncStatus) -> apply_mod.ApplyResult:
         todo = len(plan.of("create", "update"))
-        with progress(f"reconcile {opts.instance}: applying", todo, "objects") as reporter:
-            applied = apply_mod.execute(plan, self.kubectl, dry_run=opts.dry_run, advance=reporter.advance)
+        with progress(f"reconcile {self.options.instance}: applying", todo, "objects") as reporter:
+            applied = apply_mod.execute(
+                plan, self.kubectl, dry_run=self.options.dry_run, advance=reporter.advance
+            )
         status.changed = [str(r) for r in applied.changed]
         status.applied = [str(r) for r in applied.applied]
-        for step_ in plan.conflicts:
-            status.add_conflict(str(step_.ref), step_.reason)
+        for conflict in plan.conflicts:
+            status.add_conflict(str(conflict.ref), conflict.reason)
         for ref, message in applied.conflicts:
             status.add_conflict(str(ref), message)
         for ref, message in applied.failures:
             status.add_failure(str(ref), message)
             status.errors.append(f"apply {ref}: {message}")
         status.errors.extend(applied.errors)
-        step("apply", started)
+        return applied
 
-        records, fresh = self._records(plan, applied, state)
-        rendered_keys = {m.ref.key for m in manifests}
-        stale = [r for r in state.records if r.key not in rendered_keys]
-        if applied.failed:
-            records.update({r: state.records[r] for r in stale})  # keep what we knew: a later pass prunes it
-            status.errors.append("prune skipped: apply failed")
-        elif checkout.stale:
-            records.update({r: state.records[r] for r in stale})
-            status.errors.append("prune skipped: the env repo could not be fetched")
-        elif opts.prune:
-            started = time.monotonic()
-            with progress(f"reconcile {opts.instance}: pruning", len(stale), "objects") as reporter:
-                pruned = prune(
-                    stale, self.kubectl, opts.instance, dry_run=opts.dry_run, advance=reporter.advance
-                )
-            status.pruned = [str(r) for r in pruned.pruned]
-            status.skipped = [f"{ref}: {why}" for ref, why in pruned.skipped]
-            for ref, why in pruned.failed:
-                status.add_failure(str(ref), f"delete: {why}")
-                status.errors.append(f"delete {ref}: {why}")
-            records.update({r: state.records[r] for r in pruned.keep})
-            step("prune", started)
-        else:
-            records.update({r: state.records[r] for r in stale})
-
-        if checkout.stale:
-            status.result = "source-unreachable"
-        elif status.errors:
-            status.result = "failed"
-        elif status.conflicts:
-            status.result = "conflict"
-        elif opts.dry_run:
-            status.result = "planned"
-        else:
-            status.result = "applied" if (applied.applied or status.pruned) else "in-sync"
-        if not status.failed or (checkout.stale and not applied.failed and not status.conflicts):
-            status.applied_revision = checkout.revision
-        self._record(status, records, state, fresh)
+    def _prune(self, stale: list[ObjectRef], status: SyncStatus) -> list[ObjectRef]:
+        """Prune ``stale``; returns what stays in the inventory (failed deletions, retried next pass)."""
+        opts = self.options
+        with progress(f"reconcile {opts.instance}: pruning", len(stale), "objects") as reporter:
+            pruned = prune(stale, self.kubectl, opts.instance, dry_run=opts.dry_run, advance=reporter.advance)
+        status.pruned = [str(r) for r in pruned.pruned]
+        status.skipped = [f"{ref}: {why}" for ref, why in pruned.skipped]
+        for ref, why in pruned.failed:
+            status.add_failure(str(ref), f"delete: {why}")
+            status.errors.append(f"delete {ref}: {why}")
+        return pruned.keep
 
     def _render(self, checkout: Checkout, state: InventoryState) -> Rendered:
         """The render of ``--path``; a path that existed before and is gone from a fetched commit (git drops
@@ -271,6 +268,18 @@ class Reconciler:
         if state.exists and untimed(stored) == untimed(state.status) and dict(records) == state.records:
             return
         self.inventory.save({**records, **(fresh or {})}, stored)
+
+
+def _result(status: SyncStatus, stale: bool, *, dry_run: bool, applied: bool) -> str:
+    if stale:
+        return "source-unreachable"
+    if status.errors:
+        return "failed"
+    if status.conflicts:
+        return "conflict"
+    if dry_run:
+        return "planned"
+    return "applied" if (applied or status.pruned) else "in-sync"
 
 
 def _finish(status: SyncStatus, clock: float) -> None:
