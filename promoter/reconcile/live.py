@@ -129,8 +129,6 @@ def write_stream(items: Iterable[dict[str, Any]], path: Path) -> Path:
     """A private file holding a YAML stream of JSON documents (a v1 List would need its own validation)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        for item in items:
-            handle.write("---\n")
-            json.dump(item, handle)
-            handle.write("\n")
+        for item in items:  # json.dumps, not json.dump: the C encoder
+            handle.write(f"---\n{json.dumps(item)}\n")
     return path
