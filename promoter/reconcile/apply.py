@@ -20,7 +20,7 @@ from promoter.reconcile import FIELD_MANAGER, INSTANCE_LABEL, OWNER_ANNOTATION
 from promoter.reconcile.fingerprint import live_hash
 from promoter.reconcile.inventory import Record
 from promoter.reconcile.kubectl import Kubectl, Outcome
-from promoter.reconcile.live import key_of, list_items, write_stream
+from promoter.reconcile.live import ApiType, key_of, list_items, write_stream
 from promoter.reconcile.plan import Plan, Step, resource_version
 from promoter.reconcile.render import Manifest, ObjectRef, RenderError
 
@@ -49,21 +49,21 @@ def is_stage_one(ref: ObjectRef) -> bool:
 
 def resolve_scopes(
     manifests: list[Manifest], kubectl: Kubectl
-) -> tuple[list[RenderError], dict[tuple[str, str], str]]:
+) -> tuple[list[RenderError], dict[tuple[str, str], ApiType]]:
     """Give namespaced objects without a namespace ``default`` and drop it from cluster-scoped ones.
 
     Scopes come from discovery (``kubectl api-resources``) plus the CRDs in the render itself. Returns the
-    errors (unknown kinds) and, per (group, kind) the cluster serves today, its preferred apiVersion.
+    errors (unknown kinds) and every (group, kind) the cluster serves today.
     """
     scopes: dict[tuple[str, str], bool] = {}
-    served: dict[tuple[str, str], str] = {}
+    served: dict[tuple[str, str], ApiType] = {}
     listing = kubectl.run(["api-resources", "--no-headers"]).stdout
-    for line in listing.splitlines():
+    for line in listing.splitlines():  # NAME [SHORTNAMES] APIVERSION NAMESPACED KIND
         parts = line.split()
         if len(parts) >= 4:
-            api_version, scoped, kind = parts[-3], parts[-2], parts[-1]
-            scopes[(api_version.rpartition("/")[0], kind)] = scoped == "true"
-            served[(api_version.rpartition("/")[0], kind)] = api_version
+            api = ApiType(parts[-3], parts[-1], parts[0], parts[-2] == "true")
+            scopes[(api.group, api.kind)] = api.namespaced
+            served[(api.group, api.kind)] = api
     for manifest in manifests:
         obj = manifest.obj
         if obj["kind"] == "CustomResourceDefinition":

@@ -107,11 +107,12 @@ class Inventory:
         return f"configmap {self.namespace}/{self.name}"
 
     def load(self) -> InventoryState:
-        outcome = self.kubectl.run(
-            ["get", "configmap", self.name, "-n", self.namespace, "--ignore-not-found", "-o", "json"]
-        )
-        if not outcome.stdout.strip():
-            return InventoryState()
+        path = f"/api/v1/namespaces/{self.namespace}/configmaps/{self.name}"
+        outcome = self.kubectl.run(["get", "--raw", path], check=False)  # no discovery needed
+        if outcome.returncode != 0:
+            if "(NotFound)" in outcome.stderr:
+                return InventoryState()
+            raise KubectlError(f"cannot read the inventory: {outcome.error_text()}", where=self.where)
         try:
             data = json.loads(outcome.stdout).get("data") or {}
             records = decode_inventory(data.get("inventory") or "[]")

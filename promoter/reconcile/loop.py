@@ -20,7 +20,7 @@ from promoter.progress import progress
 from promoter.reconcile import apply as apply_mod
 from promoter.reconcile.inventory import Inventory, InventoryState, Record
 from promoter.reconcile.kubectl import Kubectl
-from promoter.reconcile.live import list_labelled, lookup
+from promoter.reconcile.live import ApiType, list_labelled, lookup
 from promoter.reconcile.plan import Plan, make_plan
 from promoter.reconcile.prune import prune
 from promoter.reconcile.render import Manifest, ObjectRef, RenderCache, Rendered, render_tree
@@ -120,7 +120,7 @@ class Reconciler:
 
         started = time.monotonic()
         rendered = self._render(checkout, state)
-        served: dict[tuple[str, str], str] = {}
+        served: dict[tuple[str, str], ApiType] = {}
         if rendered.ok and rendered.manifests:
             scope_errors, served = apply_mod.resolve_scopes(rendered.manifests, self.kubectl)
             rendered.errors.extend(scope_errors)
@@ -208,7 +208,7 @@ class Reconciler:
         return render_tree(root, self.kubectl, helm=opts.helm, blobs=blobs, cache=self.render_cache)
 
     def _plan(
-        self, manifests: list[Manifest], state: InventoryState, served: Mapping[tuple[str, str], str]
+        self, manifests: list[Manifest], state: InventoryState, served: Mapping[tuple[str, str], ApiType]
     ) -> Plan:
         """Compare with one server-side list; look up by name only what the list did not return."""
         known = [m for m in manifests if (m.ref.group, m.ref.kind) in served]

@@ -553,7 +553,7 @@ def test_a_hung_api_server_fails_the_pass_after_the_request_timeout(env: Env, fa
     assert result.exit_code == 1
     status = payload["status"]
     assert status["result"] == "failed"
-    assert status["errors"][0].startswith("kubectl get failed: Unable to connect to the server")
+    assert status["errors"][0].startswith("cannot read the inventory: Unable to connect to the server")
     assert (
         "no answer from the API server within 1 s (PROMOTER_KUBECTL_REQUEST_TIMEOUT)" in status["errors"][0]
     )
