@@ -231,7 +231,7 @@ def main() -> None:
         os.environ["KUBECONFIG"] = cluster.kubeconfig
         try:
             options = ReconcileOptions(
-                repo=str(bare), ref="main", instance=INSTANCE, cache_dir=root / f"cache-{rep}"
+                repo=str(bare), ref="main", instance=INSTANCE, cache_dir=root / f"cache-{rep}" / INSTANCE
             )
             reconciler = Reconciler(options, Kubectl())
             measure(
