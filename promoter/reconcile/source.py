@@ -5,8 +5,8 @@ remote is unreachable the previous revision stays on disk and the caller can tel
 ``PROMOTER_TOKEN`` set and an http(s) URL, git gets an ``Authorization`` header through
 ``GIT_CONFIG_COUNT`` variables in the child's environment: never in argv or ``.git/config``.
 
-The fetch gives up after ``PROMOTER_GIT_TIMEOUT`` seconds (default 60) without progress: over HTTP(S)
-through git's low-speed limit, for other transports (SSH) as a deadline on the whole fetch.
+The fetch gives up after ``PROMOTER_GIT_TIMEOUT`` seconds (default 60) without progress, with the limits of
+:mod:`promoter.gitwatch`: curl's low-speed limit over HTTP(S), a watch on git's output for other transports.
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ import base64
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from promoter import masking
+from promoter import gitwatch, masking
 from promoter.errors import GitError, UsageError
 
-GIT_TIMEOUT_ENV = "PROMOTER_GIT_TIMEOUT"
-DEFAULT_GIT_TIMEOUT = 60.0
-HTTP_DEADLINE_FACTOR = 10  # over HTTP the low-speed limit fires first; this only stops a trickle
 TOKEN_USER = "x-access-token"  # noqa: S105 - a user name; GitHub wants this; GitLab accepts any user name with a token
 
 
@@ -46,28 +44,6 @@ def auth_environment(url: str, environ: dict[str, str] | None = None) -> dict[st
         "GIT_CONFIG_KEY_0": "http.extraHeader",
         "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
     }
-
-
-def git_timeout(environ: dict[str, str] | None = None) -> float:
-    env = os.environ if environ is None else environ
-    text = env.get(GIT_TIMEOUT_ENV)
-    if not text:
-        return DEFAULT_GIT_TIMEOUT
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{GIT_TIMEOUT_ENV} must be a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise UsageError(f"{GIT_TIMEOUT_ENV} must be positive, got {text!r}")
-    return value
-
-
-def timeout_settings(url: str, timeout: float) -> tuple[dict[str, str], float]:
-    """Environment for git and the deadline of one fetch of ``url``."""
-    if urlsplit(url).scheme in ("http", "https"):
-        low_speed = {"GIT_HTTP_LOW_SPEED_LIMIT": "1", "GIT_HTTP_LOW_SPEED_TIME": str(max(1, round(timeout)))}
-        return low_speed, timeout * HTTP_DEADLINE_FACTOR
-    return {}, timeout
 
 
 class GitSource:
@@ -97,28 +73,18 @@ class GitSource:
         except (git.GitError, OSError) as exc:
             raise GitError(f"cannot prepare the checkout cache: {exc}", where=str(workdir)) from exc
         target = f"refs/remotes/origin/{self.ref}"
-        timeout = git_timeout()
-        limits, deadline = timeout_settings(self.url, timeout)
         try:
-            repo.git.fetch(
-                "--depth=1",
-                "--no-tags",
-                "origin",
-                f"+refs/heads/{self.ref}:{target}",
-                env={**auth_environment(self.url), **limits, "GIT_TERMINAL_PROMPT": "0"},
-                kill_after_timeout=deadline,
-            )
-            revision = repo.git.rev_parse(target)
-            if revision != self._checked_out:  # the cache is private: unchanged since our own checkout
-                repo.git.checkout("--force", "--detach", revision)
-                repo.git.clean("-ffdxq")
-                self._checked_out = revision
+            failure = self._fetch(repo, f"+refs/heads/{self.ref}:{target}")
+            if failure is None:
+                revision = repo.git.rev_parse(target)
+                if revision != self._checked_out:  # the cache is private: as our own checkout left it
+                    repo.git.checkout("--force", "--detach", revision)
+                    repo.git.clean("-ffdxq")
+                    self._checked_out = revision
         except git.GitCommandError as exc:
-            message = masking.mask(_first_error_line(exc))
-            if _timed_out(exc):
-                message = (
-                    f"no progress for {timeout:g} s ({GIT_TIMEOUT_ENV}) fetching {masking.mask(self.url)}"
-                )
+            failure = str(getattr(exc, "stderr", "") or "")
+        if failure is not None:
+            message = masking.mask(_first_error_line(failure))
             last = _head(repo)
             if last is None:
                 raise GitError(
@@ -128,6 +94,23 @@ class GitSource:
                 ) from None
             return Checkout(workdir, last, stale=True, error=f"cannot fetch {self.ref}: {message}")
         return Checkout(workdir, revision)
+
+    def _fetch(self, repo: Any, refspec: str) -> str | None:
+        """Fetch under ``PROMOTER_GIT_TIMEOUT``; the error text, or None."""
+        timeout = gitwatch.git_timeout()
+        env = {**auth_environment(self.url), "GIT_TERMINAL_PROMPT": "0"}
+        watch: float | None = timeout
+        if urlsplit(self.url).scheme in ("http", "https"):
+            env.update(gitwatch.low_speed_environment({**os.environ, **env}, timeout))
+            watch = timeout * 2 + 5  # curl gives up first; the watch is its backstop
+        args = ["fetch", "--progress", "--depth=1", "--no-tags", "origin", refspec]
+        done = gitwatch.run_watched(repo.git, args, timeout=watch, label=f"fetch {self.ref}", env=env)
+        if done.status == 0:
+            return None
+        if done.stalled or gitwatch.curl_gave_up(done.err):
+            url = masking.mask(self.url)
+            return f"fatal: no progress for {timeout:g} s ({gitwatch.TIMEOUT_VARIABLE}) fetching {url}"
+        return done.err or f"git fetch exited with {done.status}"
 
     def blob_ids(self, checkout: Checkout, path: str) -> dict[str, str]:
         """Git blob id of every file under ``path`` at the checkout's revision, keyed relative to ``path``."""
@@ -149,14 +132,6 @@ class GitSource:
         return blobs
 
 
-def _timed_out(exc: object) -> bool:
-    stderr = str(getattr(exc, "stderr", "") or "")
-    return any(
-        mark in stderr
-        for mark in ("did not complete in", "timed out", "Operation too slow", "transfer rate below")
-    )
-
-
 def _head(repo: object) -> str | None:
     try:
         return str(repo.head.commit.hexsha)  # type: ignore[attr-defined]
@@ -164,8 +139,7 @@ def _head(repo: object) -> str | None:
         return None
 
 
-def _first_error_line(exc: object) -> str:
-    stderr = str(getattr(exc, "stderr", "") or "")
+def _first_error_line(stderr: str) -> str:
     lines = [line.strip().removeprefix("stderr:").strip(" '") for line in stderr.splitlines()]
     lines = [line for line in lines if line and not line.startswith("hint:")]
     fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
