@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from promoter import progress
@@ -282,3 +284,76 @@ def test_a_name_found_in_most_entries_composes_the_document_once() -> None:
     )
     assert apply_edits(document, edits).new_text == expected
     assert document._roots is None
+
+
+# Random streams made of the constructs a text-only reading could misjudge -----------------------------
+VALUES = st.sampled_from(
+    [
+        "plain",
+        "'single'",
+        '"double"',
+        '"multi\nline: looks-like-a-key"',
+        "'multi\nline: too'",
+        "[a,\nb]",
+        "{x: 1,\ny: 2}",
+        "|\n  block\n  lines: not keys",
+        ">-\n  folded",
+        "\n- item\n- other: x",
+        "\n  repository: acme/api\n  tag: v1",
+        "\n  image: acme/api:v1",
+        "&anchor anchored",
+        "*anchor",
+        "\n  <<: *anchor",
+        "\n# comment: at column 0\n  nested: 1",
+        "",
+    ]
+)
+KEYS = st.sampled_from(["a", "b", "api", "image", '"quoted key"', "'single key'", "x.y", "c-d"])
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> str:
+    documents = []
+    for number in range(draw(st.integers(1, 3))):
+        lines = []
+        if number or draw(st.booleans()):
+            lines.append(draw(st.sampled_from(["---", "--- # doc", "---"])))
+        for _ in range(draw(st.integers(1, 4))):
+            lines.append(f"{draw(KEYS)}: {draw(VALUES)}".rstrip(" "))
+            if draw(st.booleans()):
+                lines.append(draw(st.sampled_from(["# c", "", "  # indented comment"])))
+        if draw(st.booleans()):
+            lines.append("...")
+        documents.append("\n".join(lines))
+    return "\n".join(documents) + draw(st.sampled_from(["\n", ""]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=streams())
+def test_random_streams_read_as_composing_everything_reads_them(text: str) -> None:
+    try:
+        everything = compose_all(text, "t.yaml")
+    except YamlSyntaxError as exc:
+        with pytest.raises(YamlSyntaxError) as caught:
+            YamlDocument.parse(text, "t.yaml")
+        assert (caught.value.message, caught.value.where) == (exc.message, exc.where)
+        return
+    document = YamlDocument.parse(text, "t.yaml")
+    if document.layout is not None:
+        assert len(document.layout.docs) == len(everything)
+        for span, root in zip(document.layout.docs, everything):
+            same_tree(document.layout.whole(span).root, root)
+    old = without_layout(document)
+    for path in sorted({p for root in everything for p in scalar_paths(root) if p}, key=repr)[:20]:
+        fast, slow = outcome(lambda: document.locate(path)), outcome(lambda: old.locate(path))  # noqa: B023
+        if fast[0] == "ok":
+            assert slow[0] == "ok" and (fast[1].start, fast[1].key) == (slow[1].start, slow[1].key)
+        else:
+            assert fast == slow
+
+    def run(doc: YamlDocument) -> Any:
+        edits, _ = plan_image_update(doc, ImageRef.parse(IMAGE))
+        result = apply_edits(doc, edits)
+        return result.new_text, result.changes
+
+    assert outcome(lambda: run(YamlDocument.parse(text, "t.yaml"))) == outcome(lambda: run(old))
