@@ -437,12 +437,16 @@ def main() -> None:
             result = burst(args.previews, args.clients, design)
             landed = result["last_deletion"]
             server = result["server"]
-            inside = f"  (in the receiver: p50 {server[0] * 1000:.1f} ms, p99 {server[1] * 1000:.1f} ms)"
+            inside = (
+                f"  (in the receiver: p50 {server[0] * 1000:.1f} ms, p99 {server[1] * 1000:.1f} ms)"
+                if server
+                else ""
+            )
             print(
                 f"{design:12s} statuses {result['statuses']}  answer p50 {result['p50'] * 1000:.1f} ms  "
                 f"p99 {result['p99'] * 1000:.1f} ms  max {result['max'] * 1000:.1f} ms  "
                 f"last deletion {'never' if landed is None else f'{landed:.2f} s'}  "
-                f"previews left {result['left']}  commits {result['commits']}" + (inside if server else "")
+                f"previews left {result['left']}  commits {result['commits']}{inside}"
             )
         print()
     if not args.skip_throughput:
