@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from promoter.hook.events import CloseEvent, parse_event_time
+from promoter.hook.worker import Retry
 
 if TYPE_CHECKING:  # pragma: no cover
     from promoter.envrepo import EnvRepo
@@ -89,6 +90,10 @@ class PreviewJobs:
         except Exception:
             self._failed()
             raise
+        if outcome.deferred:
+            waiting = {(request.project.casefold(), request.id) for request in outcome.deferred}
+            retry = [event for event in events if (event.project.casefold(), event.request_id) in waiting]
+            raise Retry(outcome.summary(), retry)
         return outcome.summary()
 
     def sweep(self) -> str:

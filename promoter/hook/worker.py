@@ -6,7 +6,8 @@ deliveries costs a few commits, not one push race per delivery. A round that fai
 not about one event (git or the forge unreachable, the config broken, the branch kept moving) puts its
 events back and the next round waits, doubling from ``retry_min`` up to ``retry_max`` seconds. A round
 refused because of one event's preview (an unsafe file, say) is split into one round per event, so only
-that event is dropped, with an error line; the periodic sweep then decides about its preview.
+that event is dropped, with an error line; the periodic sweep then decides about its preview. A round that
+could decide only some of its events raises :class:`Retry` with the others, which go back to the queue.
 
 Every ``gc_interval`` seconds (first at start, so previews whose events a crash lost go soon) the worker
 runs ``sweep`` (the fail-closed preview GC). :meth:`Worker.stop` lets the current round finish, then
@@ -40,6 +41,15 @@ RETRY_MIN = 1.0
 RETRY_MAX = 60.0
 # Errors about one event's preview rather than about the round: retrying the same batch cannot help.
 _EVENT_ERRORS = (InputError, RefusedError)
+
+
+class Retry(Exception):
+    """A round did what it could; ``events`` must be tried again later (the forge did not answer for them)."""
+
+    def __init__(self, summary: str, events: list[CloseEvent]) -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.events = events
 
 
 def _describe(event: CloseEvent) -> str:
@@ -150,6 +160,10 @@ class Worker:
         self.rounds += 1
         try:
             summary = self.run_round(batch)
+        except Retry as partial:
+            self.queue.restore(partial.events)
+            LOG.warning("hook: %s; %d request(s) to try again", partial.summary, len(partial.events))
+            return False
         except _EVENT_ERRORS as exc:
             if len(batch) > 1:
                 LOG.warning("hook: a round of %d requests was refused (%s); one round each", len(batch), exc)

@@ -19,7 +19,7 @@ from tests.e2e.test_hook import (
 from tests.e2e.test_preview import BRANCH, Env, rendered
 from tests.support.fakeforge import FakeForge, fake_forge
 from tests.support.gitrepos import git
-from tests.support.hookservice import Receiver, start_receiver
+from tests.support.hookservice import Receiver, start_receiver, wait_until
 
 GITLAB_PROJECT = "gitlabhq/gitlab-test"  # the project of the documented GitLab payload
 GITHUB_PROJECT = "Codertocat/Hello-World"
@@ -190,3 +190,25 @@ def test_a_symbolic_link_among_the_previews_is_left_alone_and_blocks_no_deletion
     receiver.settle()
     assert "apps/ms-viewport.yaml" not in env.files() and "apps/planted.yaml" in env.files()
     assert outside.read_text() == "kept: true\n"
+
+
+def test_a_project_the_forge_refuses_waits_while_the_others_go_ahead(
+    tmp_path: Path, forge: FakeForge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMOTER_TOKEN", "glpat-hook-test-token")
+    env = Env(tmp_path, forge="gitlab", url=forge.url)
+    env.seed(
+        dict([rendered(1, "api-change", project="acme/api"), rendered(2, "web-change", project="acme/web")])
+    )
+    forge.set("acme/api", 1, "merged")
+    forge.set("acme/web", 2, "merged")
+    forge.refusing.add("acme/web")  # the token cannot see this project (yet)
+    with start_receiver(env.config, env.remote) as receiver:
+        for iid, branch, project in [(1, "api-change", "acme/api"), (2, "web-change", "acme/web")]:
+            body = json.dumps(gitlab_mr_payload("merge", iid=iid, branch=branch, project=project)).encode()
+            assert receiver.post(body, gitlab_headers())[0] == 202
+        wait_until(lambda: "apps/api-change.yaml" not in env.files(), 60, "acme/api's preview to go")
+        assert "apps/web-change.yaml" in env.files()  # kept while the forge does not answer for it
+        forge.refusing.clear()
+        receiver.settle()
+    assert env.files() == []

@@ -9,7 +9,7 @@ It answers what ``list_request_states`` asks, with payloads shaped like the offi
 
 ``states[(project, number)]`` is "open", "closed" or "merged" (absent: the request does not exist); tests
 change it while the double runs (a reopened request). Clearing ``answering`` stalls every answer until it
-is set again (a forge that hangs). Every request is recorded with its method, path, query and
+is set again (a forge that hangs); a project in ``refusing`` gets 403 (a token without access to it). Every request is recorded with its method, path, query and
 ``Authorization`` / ``PRIVATE-TOKEN`` header.
 """
 
@@ -48,6 +48,7 @@ class FakeForge:
     calls: list[Call] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     answering: threading.Event = field(default_factory=threading.Event)
+    refusing: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.answering.set()
@@ -135,8 +136,20 @@ def _handler(forge: FakeForge) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _refused(self, project: str) -> bool:
+            if project.casefold() not in {name.casefold() for name in forge.refusing}:
+                return False
+            self._send(403, {"message": "403 Forbidden"})
+            return True
+
         def do_GET(self) -> None:
             path, query = self._record()
+            match = _GITLAB_MRS.match(path) or _GITHUB_PULLS.match(path)
+            project = unquote(match["project"]) if match and "project" in match.groupdict() else None
+            if match and project is None:
+                project = f"{match['owner']}/{match['repo']}"
+            if project is not None and self._refused(project):
+                return
             if match := _GITLAB_MRS.match(path):
                 self._send(200, forge.gitlab(unquote(match["project"]), query))
             elif match := _GITHUB_PULLS.match(path):
@@ -149,6 +162,9 @@ def _handler(forge: FakeForge) -> type[BaseHTTPRequestHandler]:
             path, _ = self._record()
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
             if path in ("/api/graphql", "/graphql"):
+                variables = body.get("variables") or {}
+                if self._refused(f"{variables.get('owner')}/{variables.get('name')}"):
+                    return
                 self._send(200, forge.github_graphql(body))
             else:
                 self._send(404, {"message": "Not Found"})

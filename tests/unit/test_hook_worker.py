@@ -218,3 +218,25 @@ def test_the_session_is_kept_and_read_again_once_it_is_old() -> None:
     assert jobs.session() is jobs.session() is opened[0]
     jobs.refresh_after = 0
     assert jobs.session() is opened[1] and jobs.session() is opened[2]
+
+
+def test_events_a_round_could_not_decide_go_back_alone(hook_log) -> None:
+    from promoter.hook.worker import Retry
+
+    queue = DeletionQueue()
+    for number in (1, 2, 3):
+        queue.offer(event(number))
+    batches: list[list[int]] = []
+
+    def run_round(events: list[CloseEvent]) -> str:
+        batches.append(sorted(e.request_id for e in events))
+        if len(batches) == 1:
+            raise Retry("2 deleted", [e for e in events if e.request_id == 3])
+        return "done"
+
+    worker = Worker(queue, run_round, gc_interval=0, retry_min=0.01)
+    worker.start()
+    assert worker.wait_idle(10)
+    worker.stop()
+    assert batches == [[1, 2, 3], [3]]
+    assert any("1 request(s) to try again" in line for line in hook_log.messages)

@@ -8,9 +8,10 @@ last changed the request. A preview is deleted only when nothing says the reques
 * a preview created after the event's time belongs to a later life of the request and stays too.
 
 Requests are asked about only on the forge promoter.yaml names (a GitHub event is never checked against a
-GitLab server); without a forge (type none) the timestamp is the only check. A forge that cannot answer
-fails the whole call (nothing is deleted; the caller retries). The deletion itself is decided inside the
-transaction, on the branch's newest head, and lost races re-run it.
+GitLab server); without a forge (type none) the timestamp is the only check. When the forge cannot answer
+for a project, that project's previews are kept and its requests come back as ``deferred`` (the caller
+retries them); the other projects go ahead. The deletion itself is decided inside the transaction, on the
+branch's newest head, and lost races re-run it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from promoter.safepath import SafeTree
 from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.preview.common import one_line, unchanged_delivery
 from promoter.workflows.preview.files import (
+    LOG,
     TRAILER_PREVIEW,
     ForgeFactory,
     PreviewEnv,
@@ -59,8 +61,8 @@ class DownDecision:
     """What happened to one request's previews."""
 
     request: ClosedRequest
-    outcome: str  # "deleted" | "kept" | "absent"
-    reason: str = ""  # kept: why
+    outcome: str  # "deleted" | "kept" | "absent" | "deferred" (the forge did not answer: ask again later)
+    reason: str = ""  # kept, deferred: why
     paths: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -88,6 +90,11 @@ class ManyDown:
     def count(self, outcome: str) -> int:
         return sum(1 for decision in self.decisions if decision.outcome == outcome)
 
+    @property
+    def deferred(self) -> list[ClosedRequest]:
+        """Requests whose forge did not answer: nothing was decided for them."""
+        return [d.request for d in self.decisions if d.outcome == "deferred"]
+
     def as_dict(self) -> dict[str, Any]:
         return {**self.delivery.as_dict(), "requests": [d.as_dict() for d in self.decisions]}
 
@@ -103,6 +110,10 @@ class ManyDown:
             parts.append(f"{len(kept)} kept ({reasons})")
         if self.count("absent"):
             parts.append(f"{self.count('absent')} had none")
+        deferred = [d for d in self.decisions if d.outcome == "deferred"]
+        if deferred:
+            reasons = "; ".join(sorted({d.reason for d in deferred}))
+            parts.append(f"{len(deferred)} deferred ({reasons})")
         if self.delivery.commit:
             parts.append(f"commit {self.delivery.commit[:12]}")
         return "; ".join(parts)
@@ -123,31 +134,46 @@ def _latest(requests: Iterable[ClosedRequest]) -> list[ClosedRequest]:
 
 def _forge_states(
     session: Session, requests: list[ClosedRequest], factory: ForgeFactory
-) -> tuple[dict[tuple[str, int], str], int]:
-    """The forge's current state of every request it can be asked about; errors propagate."""
+) -> tuple[dict[tuple[str, int], str], dict[str, str], int]:
+    """The forge's current state of every request it can be asked about, and the projects (casefolded)
+    it could not answer for, with the error; the number of projects asked."""
+    from promoter.errors import ConfigError, ForgeError
+
     forge_type = session.config.forge.type
     if forge_type == "none":
-        return {}, 0
+        return {}, {}, 0
     wanted: dict[str, tuple[str, set[int]]] = {}
     for request in requests:
         if request.forge in (None, forge_type) and request.project:
             wanted.setdefault(request.project.casefold(), (request.project, set()))[1].add(request.id)
     states: dict[tuple[str, int], str] = {}
+    failed: dict[str, str] = {}
     for folded, (project, numbers) in sorted(wanted.items()):
-        for number, state in factory(project).list_request_states(sorted(numbers)).items():
+        try:
+            answers = factory(project).list_request_states(sorted(numbers))
+        except (ForgeError, ConfigError) as exc:
+            LOG.warning("preview down: keeping the previews of %s for now: %s", one_line(project), exc)
+            failed[folded] = one_line(str(exc))
+            continue
+        for number, state in answers.items():
             states[(folded, number)] = state
-    return states, len(wanted)
+    return states, failed, len(wanted)
 
 
 class _ManyDown:
     """The edit, re-run on the newest head after a lost race."""
 
     def __init__(
-        self, session: Session, requests: list[ClosedRequest], states: dict[tuple[str, int], str]
+        self,
+        session: Session,
+        requests: list[ClosedRequest],
+        states: dict[tuple[str, int], str],
+        failed: dict[str, str],
     ) -> None:
         self.session = session
         self.requests = requests
         self.states = states
+        self.failed = failed
         self.directory = session.config.previews.dir.strip("/")
         self.decisions: list[DownDecision] = []
 
@@ -178,6 +204,9 @@ class _ManyDown:
         paths = [env.path for env in envs]
         if not envs:
             return DownDecision(request, "absent")
+        if request.key[0] in self.failed:
+            reason = f"the forge did not answer: {self.failed[request.key[0]]}"
+            return DownDecision(request, "deferred", reason, paths)
         if self.states.get(request.key) == "open":
             return DownDecision(request, "kept", "the request is open again", paths)
         if request.event_time is not None:
@@ -231,13 +260,13 @@ def preview_down_many(
     settings = session.config.previews
     if not wanted:
         return ManyDown(unchanged_delivery(settings.branch), [])
-    states, lookups = _forge_states(session, wanted, forge_factory or default_forge_factory(session))
+    states, failed, lookups = _forge_states(session, wanted, forge_factory or default_forge_factory(session))
     env_repo = repo if repo is not None else session.env_repo([settings.dir])
     try:
         if env_repo.head(settings.branch) is None:
             decisions = [DownDecision(request, "absent") for request in wanted]
             return ManyDown(unchanged_delivery(settings.branch), decisions, lookups)
-        plan = _ManyDown(session, wanted, states)
+        plan = _ManyDown(session, wanted, states, failed)
         outcome = env_repo.transaction(settings.branch, plan, plan.message, dry_run=dry_run)
     finally:
         if repo is None:
