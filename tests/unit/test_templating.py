@@ -449,3 +449,33 @@ def test_missing_annotations_are_added_as_lines(text: str, expected: str | None)
     from promoter.templating import add_missing_annotations
 
     assert add_missing_annotations(text, {"promoter.dev/tag": "1.0"}) == (expected or text)
+
+
+# --- preview namespaces -------------------------------------------------------------------------------
+def test_namespace_templates_must_name_the_slug_and_add_text() -> None:
+    from promoter.templating import namespace_template_problem
+
+    assert namespace_template_problem("preview-{{ slug }}") is None
+    assert namespace_template_problem("{{ slug }}-pr") is None
+    assert namespace_template_problem("pr-{{ id }}") is None
+    assert "prefix or suffix" in (namespace_template_problem("{{ slug }}") or "")
+    assert "prefix or suffix" in (namespace_template_problem("{{slug}}{# no text #}") or "")
+    assert "{{ slug }}" in (namespace_template_problem("previews") or "")
+
+
+def test_rendered_namespaces_stay_labels_and_never_equal_the_branch() -> None:
+    from promoter.templating import preview_namespace_problem, render_namespace
+
+    long_slug = slugify("a" * 300)
+    namespace = render_namespace("preview-{{ slug }}", slug=long_slug, id=1)
+    assert namespace.startswith("preview-a") and len(namespace) <= 63 and is_dns1123_label(namespace)
+    assert render_namespace("preview-{{ slug }}", slug=long_slug, id=1) == namespace  # stable
+    assert render_namespace("pr-{{ id }}", slug="x-1234567890", id=7) == "pr-7"
+    assert preview_namespace_problem("production", "production") == (
+        "preview namespace 'production' is the branch name itself"
+    )
+    for name in ("default", "kube-system", "kube-anything", "openshift-x", "argocd"):
+        assert "well-known" in (preview_namespace_problem(name, "main") or "")
+    assert preview_namespace_problem("preview-production", "production") is None
+    with pytest.raises(UnsafeTargetError):
+        make_context("kube-system", namespace_template="{{ slug }}-x")
