@@ -7,9 +7,14 @@ history, then times, side by side and alternating, on file:// and on local smart
   minimal  partial (--filter=blob:none) depth-1 single-branch clone, sparse checkout of the one file, push
   promoter promoter bump (a subprocess, as a CI job runs it)
 
-and 16 concurrent bumps of 16 apps in one environment. Prints medians and ratios.
+and 16 and 32 concurrent bumps of as many apps in one environment (one branch): how many land, the attempts
+each needed under the retry budget (PROMOTER_RETRY_BUDGET, 120 s), and how many would have given up under
+the former limit of 10 attempts. Prints medians and ratios.
 
-    python3 benchmarks/bump.py [--runs 5] [--skip-http]
+    python3 benchmarks/bump.py [--runs 5] [--skip-http] [--concurrent 16,32] [--baseline DIR]
+
+``--baseline DIR`` also times the promoter package in the source tree DIR (``git archive <commit> | tar -x``)
+in the same runs, alternating with the current one, so a change is measured against what it replaced.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ WORK = ROOT / ".work"
 FILES = 20_000
 COMMITS = 5_000
 BYTES_PER_COMMIT = 24_000
-APPS = 16
+APPS = 16  # apps in the cached repo's values.yaml; the concurrency runs add more
+FORMER_ATTEMPT_LIMIT = 10  # before the retry budget, a transaction gave up after this many attempts
 sys.path.insert(0, str(ROOT.parent))
 
 
@@ -41,12 +47,38 @@ def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) 
     return done.stdout
 
 
-def values_text(tags: dict[int, str] | None = None) -> str:
+def values_text(tags: dict[int, str] | None = None, apps: range = range(APPS)) -> str:
     tags = tags or {}
     return "".join(
         f'app{i}:\n  image:\n    repository: registry.example.com/acme/app{i}\n    tag: "{tags.get(i, "1.0.0")}"\n\n'
-        for i in range(APPS)
+        for i in apps
     )
+
+
+def add_apps(url: str, count: int, env: dict[str, str]) -> None:
+    """Append apps APPS..count-1 to values.yaml on main (one commit), for the concurrency runs."""
+    if count <= APPS:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "w"
+        run(
+            "git",
+            "clone",
+            "--quiet",
+            "--filter=blob:none",
+            "--depth",
+            "1",
+            "--no-checkout",
+            url,
+            str(work),
+            env=env,
+        )
+        run("git", "sparse-checkout", "set", "--no-cone", "/values.yaml", cwd=work, env=env)
+        run("git", "checkout", "--quiet", "main", cwd=work, env=env)
+        with (work / "values.yaml").open("a") as values:
+            values.write(values_text(apps=range(APPS, count)))
+        run("git", "commit", "--quiet", "-am", f"apps up to app{count - 1}", cwd=work, env=env)
+        run("git", "push", "--quiet", "origin", "HEAD:main", cwd=work, env=env)
 
 
 def build_repo(target: Path) -> None:
@@ -180,59 +212,91 @@ def promoter(url: str, tag: str, env: dict[str, str], config: Path, app: int = 0
     return json.loads(run(*bump_command(url, config, app, tag), env=env))
 
 
+def with_source(env: dict[str, str], source: Path) -> dict[str, str]:
+    """``env`` that makes ``python -m promoter`` import the package from the source tree ``source``."""
+    return dict(env, PYTHONPATH=str(source))
+
+
 def timed(function, *args) -> float:  # type: ignore[no-untyped-def]
     start = time.perf_counter()
     function(*args)
     return time.perf_counter() - start
 
 
-def compare(label: str, url: str, runs: int, env: dict[str, str], config: Path) -> dict[str, float]:
+def compare(
+    label: str, url: str, runs: int, env: dict[str, str], config: Path, baseline: Path | None = None
+) -> dict[str, float]:
     times: dict[str, list[float]] = {"naive": [], "minimal": [], "promoter": []}
+    if baseline is not None:
+        times["baseline"] = []
     for number in range(runs):
         tag = f"{label}-{number}-{time.time_ns()}"
         times["minimal"].append(timed(minimal, url, f"m{tag}", env))
-        times["promoter"].append(timed(promoter, url, f"p{tag}", env, config))
+        times["promoter"].append(timed(promoter, url, f"p{tag}", with_source(env, ROOT.parent), config))
+        if baseline is not None:
+            times["baseline"].append(timed(promoter, url, f"b{tag}", with_source(env, baseline), config))
         times["naive"].append(timed(naive, url, f"n{tag}", env))
     medians = {name: statistics.median(values) for name, values in times.items()}
-    print(
+    line = (
         f"{label:5s} naive {medians['naive']:.3f}s  minimal {medians['minimal']:.3f}s  "
         f"promoter {medians['promoter']:.3f}s  -> naive/promoter {medians['naive'] / medians['promoter']:.1f}x, "
-        f"promoter-minimal {medians['promoter'] - medians['minimal']:+.3f}s",
-        flush=True,
+        f"promoter-minimal {medians['promoter'] - medians['minimal']:+.3f}s"
     )
+    if baseline is not None:
+        line += (
+            f"; baseline {medians['baseline']:.3f}s, promoter/baseline "
+            f"{medians['promoter'] / medians['baseline']:.2f}x"
+        )
+    print(line, flush=True)
     return medians
 
 
-def concurrent(url: str, env: dict[str, str], config: Path) -> None:
+def concurrent(url: str, env: dict[str, str], config: Path, count: int, label: str = "promoter") -> None:
+    """``count`` bumps of ``count`` different apps on one branch, all started at once."""
     start = time.perf_counter()
     procs = []
     tag = f"c{time.time_ns()}"
-    for app in range(APPS):
+    for app in range(count):
         args = bump_command(url, config, app, tag)
         procs.append(
-            (time.perf_counter(), subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True))
+            (
+                time.perf_counter(),
+                subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+            )
         )
-    walls, retries, landed = [], 0, 0
+    walls, attempts, landed, failures = [], [], 0, []
     for began, proc in procs:
-        out, _ = proc.communicate()
+        out, err = proc.communicate()
         walls.append(time.perf_counter() - began)
+        payload = json.loads(out) if out.strip() else {}
         if proc.returncode == 0:
-            payload = json.loads(out)
             landed += payload["result"] == "changed"
-            retries += payload["attempts"] - 1
+            attempts.append(payload["attempts"])
+        else:
+            failures.append(payload.get("error", {}).get("message") or err.strip().splitlines()[-1:])
+            attempts.append(payload.get("error", {}).get("attempts", 0))
     total = time.perf_counter() - start
+    spread = ", ".join(f"{n}: {attempts.count(n)}" for n in sorted(set(attempts)))
+    over = sum(1 for n in attempts if n > FORMER_ATTEMPT_LIMIT)
     print(
-        f"16 concurrent bumps: {landed}/16 landed, wall median {statistics.median(walls):.2f}s max {max(walls):.2f}s "
-        f"(all done in {total:.2f}s), retries {retries}",
+        f"{label}: {count} concurrent bumps: {landed}/{count} landed; attempts median {statistics.median(attempts):g}, "
+        f"max {max(attempts)} (attempts: bumps = {spread}); {over} needed more than the former limit of "
+        f"{FORMER_ATTEMPT_LIMIT}; wall median {statistics.median(walls):.1f}s max {max(walls):.1f}s "
+        f"(all done in {total:.1f}s)",
         flush=True,
     )
+    for failure in failures:
+        print(f"  failed: {failure}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--concurrent", default="16,32", help="comma-separated numbers of concurrent bumps")
+    parser.add_argument("--baseline", type=Path, help="a promoter source tree to compare against")
     options = parser.parse_args()
+    counts = [int(n) for n in options.concurrent.split(",") if n]
     WORK.mkdir(exist_ok=True)
     pristine = WORK / "bench-env-pristine.git"
     if not pristine.exists():
@@ -256,10 +320,10 @@ def main() -> None:
             "version: 1\nenvironments: {prod: {branch: main}}\napps:\n"
             + "".join(
                 f"  app{i}: {{image: registry.example.com/acme/app{i}, files: [{{file: values.yaml}}]}}\n"
-                for i in range(APPS)
+                for i in range(max([APPS, *counts]))
             )
         )
-        compare("file", f"file://{remote}", options.runs, env, config)
+        compare("file", f"file://{remote}", options.runs, env, config, options.baseline)
         if not options.skip_http:
             from tests.support.githttp import serve_git_http
 
@@ -274,8 +338,12 @@ def main() -> None:
                     GIT_CONFIG_KEY_0="http.extraHeader",
                     GIT_CONFIG_VALUE_0=f"Authorization: Basic {header}",
                 )
-                compare("http", server.url(remote.name), options.runs, http_env, config)
-        concurrent(f"file://{remote}", env, config)
+                compare("http", server.url(remote.name), options.runs, http_env, config, options.baseline)
+        add_apps(f"file://{remote}", max([APPS, *counts]), env)
+        for count in counts:
+            concurrent(f"file://{remote}", with_source(env, ROOT.parent), config, count)
+            if options.baseline is not None:
+                concurrent(f"file://{remote}", with_source(env, options.baseline), config, count, "baseline")
 
 
 if __name__ == "__main__":
