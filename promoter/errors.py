@@ -49,6 +49,8 @@ class PromoterError(Exception):
     """
 
     exit_code = EXIT_OPERATIONAL
+    #: structured facts for ``--output json`` (e.g. every app's state when a deployment failed)
+    details: dict[str, object] | None = None
 
     def __init__(self, message: str, *, where: str | None = None, hint: str | None = None) -> None:
         super().__init__(message)
@@ -64,13 +66,16 @@ class PromoterError(Exception):
         return type(self).__name__
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "type": self.kind,
             "message": self.message,
             "where": self.where,
             "hint": self.hint,
             "exit_code": self.exit_code,
         }
+        if self.details is not None:
+            data["details"] = self.details
+        return data
 
 
 # exit 1 ------------------------------------------------------------------------------------------
@@ -127,6 +132,10 @@ def unexpected_error(exc: BaseException) -> PromoterError:
         )
     error.__cause__ = exc
     return error
+
+
+class WaitInterruptedError(OperationalError):
+    """A wait for a deployment was stopped (SIGTERM/SIGINT, e.g. a cancelled pipeline)."""
 
 
 # exit 2 ------------------------------------------------------------------------------------------

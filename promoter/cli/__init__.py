@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "preview": "promoter.cli.preview:preview",
     "hook": "promoter.cli.hook:hook",
     "reconcile": "promoter.cli.reconcile:reconcile",
+    "wait": "promoter.cli.wait:wait",
     "demo": "promoter.cli.demo:demo",
     "init": "promoter.cli.init:init",
     "completion": "promoter.cli.completion:completion",

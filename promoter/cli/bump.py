@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from promoter.cli.context import open_cli_session
+from promoter.cli.wait import wait_options
 
 
 @click.command("bump")
@@ -16,6 +17,7 @@ from promoter.cli.context import open_cli_session
 @click.option("--allow-downgrade", is_flag=True, help="Deploy an older pipeline's build or a lower version.")
 @click.option("--no-verify-image", is_flag=True, help="Skip the registry check that the tag exists.")
 @click.option("--pin-digest", is_flag=True, help="Write tag@sha256:... (or the Helm digest field).")
+@wait_options
 def bump(
     env: str,
     app: str | None,
@@ -25,6 +27,9 @@ def bump(
     allow_downgrade: bool,
     no_verify_image: bool,
     pin_digest: bool,
+    wait: bool,
+    wait_timeout: int | None,
+    no_report: bool,
 ) -> None:
     """Change ENV in the env repo: push a commit, or open/update the approval merge request."""
     from promoter.cli.report import report_delivery
@@ -48,6 +53,18 @@ def bump(
         for app_bump in result.apps
         for change in app_bump.changes
     ]
-    report_delivery(
-        session, result.delivery, result.as_dict(), lines, env_url=session.config.environment(env).url
+    env_url = session.config.environment(env).url
+    if not (wait or wait_timeout) or result.delivery.result == "dry-run":
+        report_delivery(session, result.delivery, result.as_dict(), lines, env_url=env_url)
+        return
+    from promoter.cli.wait import wait_after_delivery
+    from promoter.workflows.wait import WaitRequest
+
+    request = WaitRequest(
+        env=env,
+        apps=tuple(app_bump.app for app_bump in result.apps),
+        timeout_seconds=wait_timeout,
+        report=not no_report,
+        labels={app_bump.app: app_bump.tag for app_bump in result.apps},
     )
+    wait_after_delivery(session, result.delivery, result.as_dict(), lines, env_url=env_url, request=request)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from promoter.cli.context import emit, open_cli_session
+from promoter.cli.wait import wait_options
 
 if TYPE_CHECKING:
     from promoter.workflows.preview import GcResult, PreviewOutcome
@@ -30,11 +31,15 @@ def _outcome_text(outcome: PreviewOutcome) -> str:
     return "\n".join([text, *details])
 
 
-def _report(session: Session, outcome: PreviewOutcome) -> None:
+def _report(session: Session, outcome: PreviewOutcome, *, json_later: bool = False) -> None:
     from promoter.ci import standard_outputs, write_outputs
+    from promoter.cli.context import echo, get_globals
     from promoter.cli.report import summary_markdown
 
-    emit(outcome.as_dict(), lambda: _outcome_text(outcome))
+    if not json_later:
+        emit(outcome.as_dict(), lambda: _outcome_text(outcome))
+    elif not get_globals().json and get_globals().verbosity >= 0:
+        echo(_outcome_text(outcome))
     if outcome.result == "dry-run":
         return
     outputs = standard_outputs(outcome.result, commit=outcome.delivery.commit, env_url=outcome.url)
@@ -65,6 +70,7 @@ def preview() -> None:
 @click.option("--set", "values", multiple=True, metavar="KEY=VALUE", help="Template value (repeatable).")
 @click.option("--rerender", is_flag=True, help="Render the file afresh (overwrites manual changes).")
 @click.option("--dry-run", is_flag=True, help="Print the diff; push nothing.")
+@wait_options
 def up(
     request_id: int | None,
     branch: str | None,
@@ -74,6 +80,9 @@ def up(
     values: tuple[str, ...],
     rerender: bool,
     dry_run: bool,
+    wait: bool,
+    wait_timeout: int | None,
+    no_report: bool,
 ) -> None:
     """Create or update the request's preview environment.
 
@@ -94,7 +103,33 @@ def up(
         rerender=rerender,
         dry_run=dry_run,
     )
-    _report(session, preview_up(session, options))
+    outcome = preview_up(session, options)
+    if not (wait or wait_timeout) or outcome.result == "dry-run":
+        _report(session, outcome)
+        return
+    _report(session, outcome, json_later=True)
+    _wait_for_preview(session, outcome, wait_timeout, report=not no_report)
+
+
+def _wait_for_preview(
+    session: Session, outcome: PreviewOutcome, timeout: int | None, *, report: bool
+) -> None:
+    """``preview up --wait``: wait for the preview's own application, then print its URL."""
+    from promoter.cli.wait import finish_wait, run_wait
+    from promoter.workflows.wait import PreviewWait, WaitRequest
+
+    preview = PreviewWait(
+        name=f"preview/{outcome.slug}",
+        branch=outcome.delivery.branch,
+        variables={"slug": outcome.slug, "id": outcome.id, "namespace": outcome.namespace},
+        tag=outcome.tag or "",
+        url=outcome.url,
+    )
+    revision = outcome.delivery.commit if outcome.result == "changed" else None
+    request = WaitRequest(
+        env=preview.name, revision=revision, timeout_seconds=timeout, report=report, preview=preview
+    )
+    finish_wait(session, run_wait(session, request), outcome.as_dict())
 
 
 @preview.command("down")

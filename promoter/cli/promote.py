@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from promoter.cli.context import emit, open_cli_session
+from promoter.cli.wait import wait_options
 
 
 @click.command("promote")
@@ -13,7 +14,17 @@ from promoter.cli.context import emit, open_cli_session
 @click.option("--app", "apps", multiple=True, help="Only this app (repeatable); default: every app in both.")
 @click.option("--force", is_flag=True, help="Promote even while SRC has an open approval request.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (versions and diff); push nothing.")
-def promote(source: str, target: str, apps: tuple[str, ...], force: bool, dry_run: bool) -> None:
+@wait_options
+def promote(
+    source: str,
+    target: str,
+    apps: tuple[str, ...],
+    force: bool,
+    dry_run: bool,
+    wait: bool,
+    wait_timeout: int | None,
+    no_report: bool,
+) -> None:
     """Make DST run what SRC runs: read each app's version in SRC and write it into DST's files."""
     from promoter.cli.report import delivery_text, report_delivery
     from promoter.workflows.promote import PromoteOptions
@@ -35,10 +46,18 @@ def promote(source: str, target: str, apps: tuple[str, ...], force: bool, dry_ru
         plan = "\n".join(lines)
         emit(result.as_dict(), lambda: f"{plan}\n\n{delivery_text(result.delivery, [])}")
         return
-    report_delivery(
-        session,
-        result.delivery,
-        result.as_dict(),
-        lines,
-        env_url=session.config.environment(target).url,
+    env_url = session.config.environment(target).url
+    if not (wait or wait_timeout):
+        report_delivery(session, result.delivery, result.as_dict(), lines, env_url=env_url)
+        return
+    from promoter.cli.wait import wait_after_delivery
+    from promoter.workflows.wait import WaitRequest
+
+    request = WaitRequest(
+        env=target,
+        apps=tuple(app.app for app in result.apps),
+        timeout_seconds=wait_timeout,
+        report=not no_report,
+        labels={app.app: app.tag for app in result.apps},
     )
+    wait_after_delivery(session, result.delivery, result.as_dict(), lines, env_url=env_url, request=request)

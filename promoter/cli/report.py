@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from promoter.cli.context import emit
+from promoter.cli.context import echo, emit, get_globals
 from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.session import Session
 
@@ -48,10 +48,17 @@ def report_delivery(
     change_lines: list[str],
     *,
     env_url: str | None = None,
+    json_later: bool = False,
 ) -> None:
+    """Print the delivery and write its outputs. ``json_later``: a wait follows, whose JSON object will
+    carry ``payload`` (``--output json`` prints one object per command), so print text only."""
     from promoter.ci import standard_outputs, write_outputs
 
-    emit(payload, lambda: delivery_text(delivery, change_lines))
+    if json_later:
+        if not get_globals().json and get_globals().verbosity >= 0:
+            echo(delivery_text(delivery, change_lines))
+    else:
+        emit(payload, lambda: delivery_text(delivery, change_lines))
     if delivery.result != "dry-run":
         outputs = standard_outputs(
             delivery.result, commit=delivery.commit, mr_url=delivery.request_url, env_url=env_url

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from promoter.config.deploy import DeploySettings
 from promoter.config.fieldtypes import Seconds, Text, branch_doc, directory_doc, duration_doc, template_doc
 from promoter.config.section import Mismatch, NamedMap, Section, describe
 from promoter.config.values import IDENTIFIER_PATTERN, identifier_problem
@@ -93,3 +94,10 @@ class PreviewSettings(Section, frozen=True):
     values: Annotated[TemplateValues, describe("Extra template variables, kept as written.")] = (
         TemplateValues()
     )
+    deploy: Annotated[
+        DeploySettings | None,
+        describe(
+            "Where `preview up --wait` sees the preview deployed, like `environments.<name>.deploy`; its "
+            "templates know `slug`, `id` and `namespace`, and `app` is the slug."
+        ),
+    ] = None

@@ -79,7 +79,7 @@ class Tracker:
             app=self.state.app,
             phase=phase,
             revision=revision,
-            sync=observation.sync_label if observation.found else "NotFound",
+            sync=observation.sync_label or ("" if observation.found else "NotFound"),
             health=observation.health,
             message=observation.message,
             failing=observation.failing if phase == "failed" else observation.failing[:5],

@@ -195,7 +195,7 @@ class FakeArgoCD:
 
     def _next(self, name: str, request: Recorded) -> Answer:
         with self._lock:
-            queue = self._answers.get(name)
+            queue = self._answers.get(name) or self._answers.get("*")  # "*": any other application
             if not queue:
                 return Answer(403, PERMISSION_DENIED)  # what Argo CD says for an unknown application
             answer: Any = queue.pop(0) if len(queue) > 1 else queue[0]
