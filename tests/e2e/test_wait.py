@@ -268,7 +268,9 @@ def test_wait_without_a_deploy_section_is_a_config_error(run_cli: Any, repo: Pat
     assert "environment staging has no deploy section" in result.stderr
 
 
-def test_promote_wait_waits_for_the_target(run_cli: Any, config: Path, repo: Path, argocd: FakeArgoCD) -> None:
+def test_promote_wait_waits_for_the_target(
+    run_cli: Any, config: Path, repo: Path, argocd: FakeArgoCD
+) -> None:
     assert bump(run_cli, config, repo).exit_code == 0  # staging runs 1.4.2
     argocd.script("api-qa", at_head(repo, "qa", health="Progressing"), at_head(repo, "qa"))
     result = cli(run_cli, config, repo, "--output", "json", "promote", "staging", "qa", "--wait")
