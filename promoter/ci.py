@@ -30,6 +30,7 @@ from promoter import masking
 from promoter.errors import InputError
 
 __all__ = [
+    "DEPLOY_OUTPUT_KEYS",
     "OUTPUT_KEYS",
     "CiContext",
     "detect",
@@ -41,6 +42,8 @@ __all__ = [
 LOG = logging.getLogger("promoter.ci")
 
 OUTPUT_KEYS = ("PROMOTER_RESULT", "PROMOTER_COMMIT", "PROMOTER_MR_URL", "PROMOTER_ENV_URL")
+#: written by a wait for the deployment (``promoter wait``, ``--wait``)
+DEPLOY_OUTPUT_KEYS = ("PROMOTER_DEPLOY_STATUS", "PROMOTER_DEPLOY_REVISION", "PROMOTER_DEPLOY_SECONDS")
 GITHUB_DEFAULT_SERVER = "https://github.com"
 GITHUB_DEFAULT_API = "https://api.github.com"
 DOTENV_MAX_BYTES = 5 * 1024  # GitLab rejects larger dotenv reports

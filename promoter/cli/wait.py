@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from promoter.workflows.session import Session
     from promoter.workflows.wait import WaitRequest, WaitResult
 
-DEPLOY_OUTPUT_KEYS = ("PROMOTER_DEPLOY_STATUS", "PROMOTER_DEPLOY_REVISION", "PROMOTER_DEPLOY_SECONDS")
-
 
 class Duration(click.ParamType):  # type: ignore[type-arg]
     """``90``, ``90s``, ``10m``, ``1h30m``: seconds. An empty value means "not given" (CI templates pass
@@ -100,7 +98,7 @@ def run_wait(session: Session, request: WaitRequest) -> WaitResult:
 
 def finish_wait(session: Session, result: WaitResult, payload: dict[str, Any]) -> None:
     """Print the result, hand its outputs to the CI system, and raise exit 6/7/1 unless it is healthy."""
-    from promoter.ci import write_outputs
+    from promoter.ci import DEPLOY_OUTPUT_KEYS, write_outputs
     from promoter.errors import (
         DeploymentFailedError,
         DeploymentTimeoutError,
@@ -111,11 +109,8 @@ def finish_wait(session: Session, result: WaitResult, payload: dict[str, Any]) -
     from promoter.observe.report.markdown import outcome_markdown
 
     outcome = result.outcome
-    outputs = {
-        "PROMOTER_DEPLOY_STATUS": outcome.status,
-        "PROMOTER_DEPLOY_REVISION": outcome.revision or "",
-        "PROMOTER_DEPLOY_SECONDS": str(round(outcome.seconds)),
-    }
+    values = (outcome.status, outcome.revision or "", str(round(outcome.seconds)))
+    outputs = dict(zip(DEPLOY_OUTPUT_KEYS, values, strict=True))
     report = DeployReport(
         env=result.env,
         apps=tuple(s.app for s in outcome.states),

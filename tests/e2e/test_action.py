@@ -24,7 +24,7 @@ import pytest
 from ruamel.yaml import YAML
 
 import promoter
-from promoter.ci import OUTPUT_KEYS, github_output_name
+from promoter.ci import DEPLOY_OUTPUT_KEYS, OUTPUT_KEYS, github_output_name
 from tests.support.citools import ROOT, check_jsonschema, env_repo, load_yaml, zizmor
 from tests.support.gitrepos import git
 from tests.support.registry import push_image
@@ -191,7 +191,8 @@ def test_action_outputs_are_promoters_outputs_and_the_version_is_this_release() 
     assert action["inputs"]["version"]["default"] == promoter.__version__
     outputs = action["outputs"]
     promoter_names = {
-        github_output_name(k) for k in (*OUTPUT_KEYS, "PROMOTER_PREVIEW_NAMESPACE", "PROMOTER_PREVIEW_PATH")
+        github_output_name(k)
+        for k in (*OUTPUT_KEYS, *DEPLOY_OUTPUT_KEYS, "PROMOTER_PREVIEW_NAMESPACE", "PROMOTER_PREVIEW_PATH")
     }
     assert set(outputs) == promoter_names | {"exit-code"}
     for name, spec in outputs.items():
