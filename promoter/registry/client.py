@@ -104,12 +104,12 @@ class RegistryClient:
         response = self._transport.send(method, url, ref, headers)
         if response.status_code == 401:
             challenge = response.headers.get("WWW-Authenticate", "")
-            new_auth = self._auth.answer(ref, host, scope, challenge)
+            new_auth = self._auth.answer(ref, url, scope, challenge)
             if new_auth is not None and new_auth != sent_auth:
                 headers["Authorization"] = new_auth
                 response = self._transport.send(method, url, ref, headers)
             if response.status_code == 401:
-                raise self._auth.unauthorized(ref, host)
+                raise self._auth.unauthorized(ref)
         if response.status_code == 403:
             raise registry_error(
                 ref, f"denied access to {api_repository(ref)}", where=url, hint=CREDENTIAL_HINT

@@ -1,65 +1,89 @@
-"""Registry credentials: where promoter finds a user and password for a registry host.
+"""Registry credentials: where promoter finds what to authenticate to a registry host with.
 
-Order: ``PROMOTER_REGISTRY_USER``/``PROMOTER_REGISTRY_PASSWORD``; ``CI_REGISTRY_USER``/
-``CI_REGISTRY_PASSWORD`` when the host is ``$CI_REGISTRY``; the ``auths`` of
-``$DOCKER_CONFIG/config.json`` (default ``~/.docker/config.json``).
-Every secret found is registered for masking before it is used.
+Order: ``PROMOTER_REGISTRY_USER``/``PROMOTER_REGISTRY_PASSWORD`` (for every host, or only for the host in
+``PROMOTER_REGISTRY_HOST`` when that is set); ``CI_REGISTRY_USER``/``CI_REGISTRY_PASSWORD`` when the host is
+``$CI_REGISTRY``; then Docker's ``config.json`` (:mod:`~promoter.registry.dockerconfig`): a credential
+helper from ``credHelpers`` or ``credsStore``, else the host's ``auths`` entry. Every secret found is
+registered for masking before it is used.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 from promoter import masking
 from promoter.errors import ConfigError
-from promoter.imageref import DOCKER_HUB
-from promoter.registry.addresses import DOCKER_HUB_CONFIG_KEYS, host_key
+from promoter.registry import credhelper
+from promoter.registry.addresses import host_key
+from promoter.registry.dockerconfig import docker_config_path, load_docker_config, server_url
 
-Credentials = tuple[str, str]
+__all__ = ["CREDENTIAL_HINT", "Credential", "CredentialStore", "docker_config_path", "registry_credentials"]
 
 CREDENTIAL_HINT = (
     "set PROMOTER_REGISTRY_USER and PROMOTER_REGISTRY_PASSWORD (in GitLab CI, CI_REGISTRY_USER and "
-    "CI_REGISTRY_PASSWORD are used for $CI_REGISTRY), or add the registry to the auths of "
-    "$DOCKER_CONFIG/config.json"
+    "CI_REGISTRY_PASSWORD are used for $CI_REGISTRY), or log in with docker login or a credential helper "
+    "in $DOCKER_CONFIG/config.json"
 )
 
 
-def registry_credentials(host: str, environ: Mapping[str, str] | None = None) -> Credentials | None:
-    """Credentials for ``host``, or ``None`` for anonymous access (the order is in the module's docstring)."""
+@dataclass(frozen=True)
+class Credential:
+    """A user and password (HTTP Basic, and the token request), and/or an identity (refresh) token."""
+
+    username: str | None
+    password: str | None = None
+    identity_token: str | None = None
+    origin: str = ""  # where it came from, named in errors
+
+    @property
+    def basic(self) -> str | None:
+        """The ``Authorization`` value for HTTP Basic, when there is a user and password."""
+        if not self.username or self.password is None:
+            return None
+        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+
+    def __repr__(self) -> str:  # never the secrets
+        return f"Credential(username={self.username!r}, origin={self.origin!r})"
+
+
+def registry_credentials(host: str, environ: Mapping[str, str] | None = None) -> Credential | None:
+    """The credential for ``host``, or ``None`` for anonymous access (the order is in the docstring)."""
     env = os.environ if environ is None else environ
-    found = _env_pair(env, "PROMOTER_REGISTRY_USER", "PROMOTER_REGISTRY_PASSWORD")
+    found = None
+    scope = env.get("PROMOTER_REGISTRY_HOST", "")
+    if not scope or host_key(scope) == host_key(host):
+        found = _env_pair(env, "PROMOTER_REGISTRY_USER", "PROMOTER_REGISTRY_PASSWORD")
     if found is None and env.get("CI_REGISTRY") and host_key(env["CI_REGISTRY"]) == host_key(host):
         found = _env_pair(env, "CI_REGISTRY_USER", "CI_REGISTRY_PASSWORD")
     if found is None:
-        found = _docker_config_credentials(host, env)
+        found = _from_docker_config(host, env)
     if found is not None:
-        masking.register_basic_credentials(*found)
+        if found.username and found.password:
+            masking.register_basic_credentials(found.username, found.password)
+        masking.register_secret(found.identity_token)
     return found
 
 
 class CredentialStore:
-    """Credentials per registry host, looked up once per process."""
+    """Credentials per registry host, looked up once per process (a helper runs once per host)."""
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = environ
-        self._found: dict[str, Credentials | None] = {}
+        self._found: dict[str, Credential | None] = {}
 
-    def get(self, host: str) -> Credentials | None:
+    def get(self, host: str) -> Credential | None:
         if host not in self._found:
             self._found[host] = registry_credentials(host, self._environ)
         return self._found[host]
 
 
-def _env_pair(env: Mapping[str, str], user_var: str, password_var: str) -> Credentials | None:
+def _env_pair(env: Mapping[str, str], user_var: str, password_var: str) -> Credential | None:
     user, password = env.get(user_var), env.get(password_var)
     if user and password:
-        return user, password
+        return Credential(user, password, origin=user_var)
     if user or password:
         missing = password_var if user else user_var
         raise ConfigError(
@@ -69,59 +93,21 @@ def _env_pair(env: Mapping[str, str], user_var: str, password_var: str) -> Crede
     return None
 
 
-def docker_config_path(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    if env.get("DOCKER_CONFIG"):
-        return Path(env["DOCKER_CONFIG"]) / "config.json"
-    home = env.get("HOME")
-    return (Path(home) if home else Path.home()) / ".docker" / "config.json"
-
-
-def _docker_config_credentials(host: str, env: Mapping[str, str]) -> Credentials | None:
-    path = docker_config_path(env)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+def _from_docker_config(host: str, env: Mapping[str, str]) -> Credential | None:
+    config = load_docker_config(env)
+    if config is None:
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ConfigError(
-            f"cannot read the Docker config: {type(error).__name__}",
-            where=str(path),
-            hint="fix or remove the file, or set PROMOTER_REGISTRY_USER/PROMOTER_REGISTRY_PASSWORD",
-        ) from None
-    auths = data.get("auths") if isinstance(data, dict) else None
-    if not isinstance(auths, dict):
+    helper = config.helper_for(host)
+    if helper is not None:
+        url = server_url(host)
+        answer = credhelper.get_credentials(helper, url, environ=env, where=str(config.path))
+        if answer is None:
+            return None
+        origin = f"{credhelper.PREFIX}{helper}"
+        if answer.is_identity_token:
+            return Credential(None, identity_token=answer.secret, origin=origin)
+        return Credential(answer.username, answer.secret, origin=origin)
+    entry = config.auth_for(host)
+    if entry is None:
         return None
-    wanted = {host_key(host)}
-    if host_key(host) == DOCKER_HUB:
-        wanted.update(host_key(key) for key in DOCKER_HUB_CONFIG_KEYS)
-    for key, entry in auths.items():
-        if host_key(key) in wanted and isinstance(entry, dict):
-            found = _entry_credentials(entry, key, path)
-            if found is not None:
-                return found
-    return None
-
-
-def _entry_credentials(entry: dict[str, Any], key: str, path: Path) -> Credentials | None:
-    encoded = entry.get("auth")
-    if isinstance(encoded, str) and encoded:
-        try:
-            user, sep, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            sep = ""
-        if not sep or not user:
-            raise ConfigError(
-                f"the auth entry for {key!r} is not base64 of user:password",
-                where=str(path),
-                hint="run docker login again or fix the entry",
-            )
-        return user, password
-    name, secret = entry.get("username"), entry.get("password")
-    if isinstance(name, str) and isinstance(secret, str) and name and secret:
-        return name, secret
-    return None
-
-
-def basic_header(creds: Credentials) -> str:
-    return "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
+    return Credential(entry.username, entry.password, entry.identity_token, origin=str(config.path))
