@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Literal
 
 Forge = Literal["gitlab", "github"]
@@ -37,10 +38,22 @@ class CloseEvent:
     updated_at: str | None = None
     """When the forge last changed the request (the event's ``updated_at``, UTC, ISO 8601), if it said."""
 
-    @property
+    def as_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in _EVENT_FIELDS}
+
+    @cached_property
     def key(self) -> tuple[str, str, int]:
         """Deliveries with the same key are about the same request (duplicates coalesce)."""
         return (self.forge, self.project.casefold(), self.request_id)
+
+    @cached_property
+    def moment(self) -> float | None:
+        """``updated_at`` as seconds since the epoch (None when the event did not say)."""
+        parsed = parse_event_time(self.updated_at) if self.updated_at else None
+        return None if parsed is None else parsed.timestamp()
+
+
+_EVENT_FIELDS = tuple(name for name in CloseEvent.__dataclass_fields__)
 
 
 # --- payload fields ------------------------------------------------------------------------------------
@@ -146,13 +159,15 @@ def authentic(
     gitlab_token: str | None,
     github_secret: str | None,
 ) -> bool:
-    """Does the delivery carry the right token (GitLab) or signature (GitHub)? Constant-time compare."""
+    """Does the delivery carry the right token (GitLab) or signature (GitHub)? Constant-time compare.
+
+    ``headers`` are keyed by lower-cased name."""
     if forge == "gitlab":
-        token = headers.get("X-Gitlab-Token")
+        token = headers.get("x-gitlab-token")
         return bool(gitlab_token and token) and hmac.compare_digest(
             str(token).encode("utf-8", "surrogateescape"), str(gitlab_token).encode()
         )
-    signature = headers.get("X-Hub-Signature-256")
+    signature = headers.get("x-hub-signature-256")
     return bool(github_secret and signature) and hmac.compare_digest(
         str(signature).encode("utf-8", "surrogateescape"),
         github_signature(str(github_secret), body).encode(),

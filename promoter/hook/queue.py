@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Literal
 
-from promoter.hook.events import CloseEvent, parse_event_time
+from promoter.hook.events import CloseEvent
 
 DEFAULT_CAPACITY = 1000
 DEFAULT_RETRY_AFTER = 30
@@ -29,8 +29,7 @@ class QueueFull(Exception):
 
 def _newer(candidate: CloseEvent, current: CloseEvent) -> bool:
     """Keep the event that says the most recent thing about the request."""
-    new = parse_event_time(candidate.updated_at) if candidate.updated_at else None
-    old = parse_event_time(current.updated_at) if current.updated_at else None
+    new, old = candidate.moment, current.moment
     return new is not None and (old is None or new > old)
 
 

@@ -101,7 +101,7 @@ class _Connection(asyncio.Protocol):
         self.length = 0
         self.reading = True  # still receiving the request
         self.started = 0.0
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0  # when the receiver ends the connection (checked by HookServer._sweep)
         self.fields: dict[str, Any] = {"event": "-", "project": "-", "id": "-", "action": "-"}
 
     # -- asyncio callbacks ----------------------------------------------------------------------------
@@ -109,14 +109,11 @@ class _Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.started = time.monotonic()
+        self.deadline = self.started + self.server.limits.request_timeout
         if not self.server._admit(self):
             self.reading = False
             transport.write(render(rejected(HTTPStatus.SERVICE_UNAVAILABLE, "busy", ("Retry-After", "1"))))
             transport.close()
-            return
-        timeout = self.server.limits.request_timeout
-        answer = rejected(HTTPStatus.REQUEST_TIMEOUT, f"request not received within {timeout:g} s")
-        self.timer = asyncio.get_running_loop().call_later(timeout, self.end, answer)
 
     def data_received(self, data: bytes) -> None:
         if not self.reading:
@@ -139,8 +136,6 @@ class _Connection(asyncio.Protocol):
         return False  # the client stopped sending: close (an unfinished request gets no answer)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
         self.server._forget(self)
 
     # -- the request ----------------------------------------------------------------------------------
@@ -165,7 +160,7 @@ class _Connection(asyncio.Protocol):
         self.fields["event"] = f"{forge}:{event_name}"
         self.length = self.server._body_length(headers)
         self.request = (method, target, headers)
-        if headers.get("Expect", "").lower() == "100-continue" and len(self.buffer) < self.length:
+        if headers.get("expect", "").lower() == "100-continue" and len(self.buffer) < self.length:
             assert self.transport is not None
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         return True
@@ -176,21 +171,20 @@ class _Connection(asyncio.Protocol):
         if not self.reading or self.transport is None:
             return
         self.reading = False
-        if self.timer is not None:
-            self.timer.cancel()
         transport = self.transport
         transport.write(render(answer))
-        if transport.get_write_buffer_size():
-            self.timer = asyncio.get_running_loop().call_later(
-                self.server.limits.request_timeout, transport.abort
-            )
-        transport.close()
+        self.deadline = time.monotonic() + self.server.limits.request_timeout  # to take the answer
+        transport.close()  # once the answer is out
         if self.fields.get("method") != "GET":
             _log(answer, self.fields, self.started)
 
-    def end(self, answer: Answer) -> None:
-        """Ended by the receiver: answer now while the request is still coming in."""
-        self.answer(answer)
+    def expire(self) -> None:
+        """The deadline passed: answer 408 while the request is still coming in, else drop the connection."""
+        if self.reading:
+            timeout = self.server.limits.request_timeout
+            self.answer(rejected(HTTPStatus.REQUEST_TIMEOUT, f"request not received within {timeout:g} s"))
+        elif self.transport is not None:
+            self.transport.abort()
 
 
 def _log(answer: Answer, fields: dict[str, Any], started: float) -> None:
@@ -243,6 +237,7 @@ class HookServer:
         self._signals: tuple[signal.Signals, ...] = ()
         self._open: dict[_Connection, None] = {}  # insertion order = age
         self._all_closed: asyncio.Event | None = None
+        self._sweep_every = 1.0
         self.served = 0
 
     @classmethod
@@ -329,6 +324,8 @@ class HookServer:
         for signum in self._signals:
             loop.add_signal_handler(signum, self._signalled, signum)
         server = await loop.create_server(lambda: _Connection(self), sock=self._sock, backlog=_BACKLOG)
+        self._sweep_every = min(1.0, self.limits.request_timeout / 4)
+        loop.call_later(self._sweep_every, self._sweep)
         LOG.info("hook: listening on %s", self.url)
         await wake.wait()
         server.close()  # no new connections; those open get their answers
@@ -348,10 +345,18 @@ class HookServer:
             oldest = next((c for c in self._open if c.reading), None)
             if oldest is None:
                 return False
-            oldest.end(rejected(HTTPStatus.REQUEST_TIMEOUT, "pushed out by newer connections"))
+            oldest.answer(rejected(HTTPStatus.REQUEST_TIMEOUT, "pushed out by newer connections"))
             self._open.pop(oldest, None)
         self._open[connection] = None
         return True
+
+    def _sweep(self) -> None:
+        """End the connections whose time is up; runs a few times per time limit (one timer for all)."""
+        now = time.monotonic()
+        for connection in [c for c in self._open if c.deadline <= now]:
+            connection.expire()
+        assert self._loop is not None
+        self._loop.call_later(self._sweep_every, self._sweep)
 
     def _forget(self, connection: _Connection) -> None:
         self._open.pop(connection, None)
@@ -361,16 +366,16 @@ class HookServer:
 
     @staticmethod
     def _forge_of(headers: Headers) -> tuple[Forge, str, str | None]:
-        if "X-Gitlab-Event" in headers:
-            return "gitlab", str(headers["X-Gitlab-Event"]), headers.get("X-Gitlab-Event-UUID")
-        if "X-GitHub-Event" in headers:
-            return "github", str(headers["X-GitHub-Event"]), headers.get("X-GitHub-Delivery")
+        if "x-gitlab-event" in headers:
+            return "gitlab", headers["x-gitlab-event"], headers.get("x-gitlab-event-uuid")
+        if "x-github-event" in headers:
+            return "github", headers["x-github-event"], headers.get("x-github-delivery")
         raise Reply(HTTPStatus.BAD_REQUEST, "not a GitLab or GitHub webhook")
 
     def _body_length(self, headers: Headers) -> int:
-        content_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-        length_header = headers.get("Content-Length")
-        if headers.get("Transfer-Encoding") or length_header is None:
+        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        length_header = headers.get("content-length")
+        if headers.get("transfer-encoding") or length_header is None:
             raise Reply(HTTPStatus.LENGTH_REQUIRED, "no Content-Length")
         text = length_header.strip()
         length = int(text) if text.isascii() and text.isdigit() else -1
@@ -418,4 +423,4 @@ class HookServer:
                 "busy",
                 (("Retry-After", str(full.retry_after)),),
             )
-        return Answer(HTTPStatus.ACCEPTED, {"result": result, "event": dict(vars(event))}, result)
+        return Answer(HTTPStatus.ACCEPTED, {"result": result, "event": event.as_dict()}, result)

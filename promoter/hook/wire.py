@@ -33,17 +33,8 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-class Headers(dict[str, str]):
-    """Request headers by lower-cased name (the first of repeated ones); lookups ignore case."""
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return super().get(name.lower(), default)
-
-    def __getitem__(self, name: str) -> str:
-        return super().__getitem__(name.lower())
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and super().__contains__(name.lower())
+Headers = dict[str, str]
+"""Request headers by lower-cased name (the first of repeated ones): look them up in lower case."""
 
 
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -63,18 +54,18 @@ def parse_head(head: bytes) -> tuple[str, str, Headers]:
     fields = [line for line in lines[1:] if line]
     if len(fields) > _MAX_HEADERS:
         raise Reply(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many request headers")
-    headers = Headers()
+    headers: Headers = {}
     for line in fields:
         name, colon, value = line.partition(":")
         if not colon or not name or not _TOKEN_CHARS.issuperset(name):
             raise Reply(HTTPStatus.BAD_REQUEST, "malformed request header")
         key = name.lower()
         value = value.strip(" \t")
-        if dict.__contains__(headers, key):
+        if key in headers:
             if key in ("content-length", "transfer-encoding") and headers[key] != value:
                 raise Reply(HTTPStatus.BAD_REQUEST, f"conflicting {name} headers")
             continue
-        dict.__setitem__(headers, key, value)
+        headers[key] = value
     return parts[0], parts[1], headers
 
 

@@ -13,17 +13,15 @@ def head(*fields: str, line: str = "POST /hooks HTTP/1.1") -> bytes:
     return ("\r\n".join([line, *fields]) + "\r\n\r\n").encode("latin-1")
 
 
-def test_a_head_is_read_with_names_in_any_case() -> None:
-    method, target, headers = parse_head(head("X-GitHub-Event: pull_request", "content-length:  12 "))
+def test_a_head_is_read_with_names_in_lower_case() -> None:
+    method, target, headers = parse_head(head("X-GitHub-Event: pull_request", "CONTENT-length:  12 "))
     assert (method, target) == ("POST", "/hooks")
-    assert headers["x-github-event"] == headers.get("X-GITHUB-EVENT") == "pull_request"
-    assert "Content-Length" in headers and headers["Content-Length"] == "12"
-    assert headers.get("X-Missing", "-") == "-"
+    assert headers == {"x-github-event": "pull_request", "content-length": "12"}
 
 
 def test_the_first_of_repeated_headers_counts() -> None:
     _, _, headers = parse_head(head("X-Gitlab-Token: first", "X-Gitlab-Token: second"))
-    assert headers["X-Gitlab-Token"] == "first"
+    assert headers["x-gitlab-token"] == "first"
 
 
 @pytest.mark.parametrize(
