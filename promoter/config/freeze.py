@@ -14,11 +14,13 @@ import msgspec
 from promoter.config.fieldtypes import Text
 from promoter.config.section import CustomValue, Mismatch, Problem, Section, decode_nested, describe
 
-__all__ = ["DAYS", "AbsoluteFreezeWindow", "FreezeWindow", "RecurringFreezeWindow"]
+__all__ = ["DAYS", "END_OF_DAY", "AbsoluteFreezeWindow", "FreezeWindow", "RecurringFreezeWindow"]
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 _CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+END_OF_DAY = "24:00"
+_END_PATTERN = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 _TIMESTAMP_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
@@ -26,6 +28,12 @@ _TIMESTAMP_PATTERN = (
 
 def _clock_problem(text: str) -> str | None:
     return None if _CLOCK_RE.fullmatch(text) else "write a time of day as HH:MM (00:00 to 23:59)"
+
+
+def _end_problem(text: str) -> str | None:
+    if text == END_OF_DAY or _CLOCK_RE.fullmatch(text):
+        return None
+    return "write a time of day as HH:MM (00:00 to 23:59, or 24:00 for the end of the day)"
 
 
 def _days_problem(days: tuple[str, ...]) -> str | None:
@@ -130,10 +138,10 @@ class RecurringFreezeWindow(Section, FreezeWindow, frozen=True):
     end: Annotated[
         Text,
         describe(
-            "Time of day it ends (exclusive); before `start`: the next day.",
-            check=_clock_problem,
+            "Time of day it ends (exclusive); before `start`: the next day; `24:00`: the end of the day.",
+            check=_end_problem,
             type_text="`HH:MM`",
-            schema={"pattern": _CLOCK_PATTERN},
+            schema={"pattern": _END_PATTERN},
         ),
     ]
     reason: Annotated[Text, describe("Why: shown when promoter refuses a change.")]

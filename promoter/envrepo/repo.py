@@ -9,6 +9,7 @@ runs edits with optimistic concurrency; the :class:`Committer` makes each commit
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from promoter import gitauth, gitwatch
 from promoter.envrepo.commit import Committer, GitCommitter
+from promoter.envrepo.history import BranchHistory
 from promoter.envrepo.names import APPROVAL_PREFIX, repo_path, require_approval_branch, validate_branch_name
 from promoter.envrepo.retry import retry_budget
 from promoter.envrepo.trailers import parse_trailers
@@ -26,6 +28,8 @@ from promoter.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from git import Git
+
+_SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 
 
 class EnvRepo:
@@ -128,6 +132,37 @@ class EnvRepo:
             except UnicodeDecodeError:
                 raise InputError(f"{rel} is not UTF-8 text", where=f"{branch}:{rel}") from None
         return result
+
+    def read_blobs(self, oids: Sequence[str]) -> dict[str, bytes]:
+        """Contents of blobs by id (from :meth:`history` entries), fetched in one round trip."""
+        wanted = sorted(set(oids))
+        if not wanted:
+            return {}
+        with self._lock:
+            self.transport.fetch_blobs(wanted)
+            return self.clone.blobs(wanted)
+
+    def history(self, branch: str, *, under: str = "") -> BranchHistory:
+        """``branch``'s first-parent commits, newest first, that changed something under ``under`` (""
+        = anywhere), each with its trailers and changed files; the history is deepened as the caller reads
+        on (blob-less: commits and trees only). See :mod:`promoter.envrepo.history`."""
+        return BranchHistory(self.clone, self.transport, branch, under=under, lock=self._lock)
+
+    def commit_trailers(self, commits: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Trailers of commits already in the work clone (e.g. the merged side of a merge commit)."""
+        wanted = [sha for sha in dict.fromkeys(commits) if _SHA.fullmatch(sha)]
+        if not wanted:
+            return {}
+        with self._lock:
+            out = self.clone.git(
+                "log", "--no-walk=unsorted", "--format=%x1e%H%x1f%(trailers:only=true,unfold=true)", *wanted
+            )
+        found: dict[str, dict[str, str]] = {}
+        for record in out.split("\x1e"):
+            sha, sep, block = record.partition("\x1f")
+            if sep:
+                found[sha.strip()] = parse_trailers(block)
+        return found
 
     def list_files(self, branch: str, directory: str) -> list[str]:
         """Repo-relative paths of every file under ``directory`` (recursive, sorted) at the remote head."""

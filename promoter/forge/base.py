@@ -80,6 +80,8 @@ class CommitStatus:
     state: str
     description: str = ""
     target_url: str | None = None
+    #: when the forge last changed it (ISO 8601 as the forge wrote it), when it says so
+    updated_at: str | None = None
 
 
 @runtime_checkable

@@ -47,6 +47,7 @@ _COMMIT_STATES = {
     "canceled": "error",
 }
 _READ_STATES = {"pending": "pending", "success": "success", "failure": "failed", "error": "failed"}
+_CHECK_CONCLUSIONS = {"success": "success", "cancelled": "canceled", "skipped": "canceled"}
 _GRAPHQL_STATES: dict[str, RequestState] = {"OPEN": "open", "CLOSED": "closed", "MERGED": "merged"}
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _BATCH = 100
@@ -131,14 +132,18 @@ class GitHubForge:
             "GET", url, lambda: self._requester.requestJsonAndCheck("GET", url, parameters=query)
         )
 
-    def _pages(self, action: str, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _pages(
+        self, action: str, path: str, params: dict[str, Any], *, key: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every item of a paginated listing (``key``: the listing sits under that key of an object)."""
         items: list[dict[str, Any]] = []
         url: str | None = path
         query: dict[str, Any] | None = {**params, "per_page": 100}
         while url:
             with self._errors(action):
                 headers, data = self._get_page(url, query)
-            items.extend(data or ())
+            page = (data or {}).get(key) if key is not None and isinstance(data, dict) else data
+            items.extend(page or ())
             link = next((v for k, v in headers.items() if k.lower() == "link"), "")
             match = _NEXT.search(link or "")
             url, query = (match.group(1), None) if match else (None, None)
@@ -399,10 +404,38 @@ class GitHubForge:
                 state=_READ_STATES.get(str(item.get("state") or ""), "pending"),
                 description=str(item.get("description") or ""),
                 target_url=item.get("target_url") or None,
+                updated_at=item.get("updated_at") or item.get("created_at"),
             )
             for item in (data or {}).get("statuses") or ()
             if isinstance(item, dict)
         ]
+
+    def check_runs(self, sha: str) -> list[CommitStatus]:
+        """``GET /repos/{owner}/{repo}/commits/{ref}/check-runs``: the newest run of every check, as statuses
+        named after the check (success only for the conclusion success; a run still going is pending)."""
+        runs = self._pages(
+            "read check runs",
+            f"{self._repo}/commits/{quote(sha, safe='')}/check-runs",
+            {"filter": "latest"},
+            key="check_runs",
+        )
+        out = []
+        for run in runs:
+            conclusion = str(run.get("conclusion") or "")
+            if run.get("status") != "completed":
+                state = "running" if run.get("status") == "in_progress" else "pending"
+            else:
+                state = _CHECK_CONCLUSIONS.get(conclusion, "failed")
+            out.append(
+                CommitStatus(
+                    context=str(run.get("name") or ""),
+                    state=state,
+                    description=conclusion or str(run.get("status") or ""),
+                    target_url=run.get("html_url") or None,
+                    updated_at=run.get("completed_at") or run.get("started_at"),
+                )
+            )
+        return out
 
     # -- deployments (reporting a deploy on the app repository) -------------------------------------
     def create_deployment(

@@ -421,6 +421,7 @@ class GitLabForge:
                 state=_READ_STATES.get(str(item.get("status") or ""), "pending"),
                 description=str(item.get("description") or ""),
                 target_url=item.get("target_url") or None,
+                updated_at=item.get("finished_at") or item.get("started_at") or item.get("created_at"),
             )
             for item in found
         ]

@@ -369,3 +369,74 @@ def test_github_com_graphql_endpoint(slept: list[float], api: Any) -> None:
     api.post("https://api.github.com:443/graphql", json={"data": {"enablePullRequestAutoMerge": {}}})
     forge.enable_auto_merge(7)
     assert len(api.calls) == 2
+
+
+def test_commit_statuses_carry_their_time_and_check_runs_read_as_statuses(forge: Forge, api: Any) -> None:
+    sha = "1f0c2d9e8b7a6543210fedcba9876543210abcde"
+    api.get(
+        f"{API}/commits/{sha}/status",
+        json={
+            "state": "success",
+            "sha": sha,
+            "total_count": 1,
+            "statuses": [
+                {
+                    "id": 1,
+                    "state": "success",
+                    "description": "Deployed",
+                    "target_url": None,
+                    "context": "argocd/staging",
+                    "created_at": "2026-12-01T10:00:00Z",
+                    "updated_at": "2026-12-01T10:05:00Z",
+                }
+            ],
+        },
+    )
+    assert [(s.context, s.state, s.updated_at) for s in forge.commit_statuses(sha)] == [
+        ("argocd/staging", "success", "2026-12-01T10:05:00Z")
+    ]
+
+    def run(number: int, name: str, status: str, conclusion: str | None) -> dict[str, Any]:
+        """One item of ``GET /repos/{owner}/{repo}/commits/{ref}/check-runs`` as documented."""
+        return {
+            "id": number,
+            "head_sha": sha,
+            "node_id": f"CR_{number}",
+            "external_id": "",
+            "url": f"{API}/check-runs/{number}",
+            "html_url": f"https://ghe.example.com/{REPO}/runs/{number}",
+            "details_url": "https://ci.example.com",
+            "status": status,
+            "conclusion": conclusion,
+            "started_at": "2026-12-01T10:00:00Z",
+            "completed_at": "2026-12-01T10:07:00Z" if status == "completed" else None,
+            "output": {"title": None, "summary": None, "text": None, "annotations_count": 0},
+            "name": name,
+            "check_suite": {"id": 5},
+            "app": {"id": 1, "slug": "actions"},
+            "pull_requests": [],
+        }
+
+    page = f"{API}/commits/{sha}/check-runs"
+    api.get(
+        page,
+        json={
+            "total_count": 3,
+            "check_runs": [run(1, "e2e", "completed", "success"), run(2, "lint", "completed", "neutral")],
+        },
+        headers={
+            "Link": f'<https://ghe.example.com/api/v3/repositories/1/commits/{sha}/check-runs?page=2>; rel="next"'
+        },
+    )
+    api.get(
+        f"{ROOT}/api/v3/repositories/1/commits/{sha}/check-runs",
+        json={"total_count": 3, "check_runs": [run(3, "perf", "in_progress", None)]},
+    )
+    runs = forge.check_runs(sha)  # type: ignore[attr-defined]
+    assert [(r.context, r.state, r.description, r.updated_at) for r in runs] == [
+        ("e2e", "success", "success", "2026-12-01T10:07:00Z"),
+        ("lint", "failed", "neutral", "2026-12-01T10:07:00Z"),
+        ("perf", "running", "in_progress", "2026-12-01T10:00:00Z"),
+    ]
+    assert query(api.calls[1]) == {"filter": ["latest"], "per_page": ["100"]}
+    assert query(api.calls[2])["page"] == ["2"]

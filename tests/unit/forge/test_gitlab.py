@@ -419,3 +419,28 @@ def test_anonymous_401_hints_which_variables_to_set(slept: list[float], api: Any
     with pytest.raises(ForgeError) as caught:
         forge.get_request_state(1)
     assert "no token was found: set PROMOTER_TOKEN or GITLAB_TOKEN" in (caught.value.hint or "")
+
+
+def test_commit_statuses_carry_the_time_they_finished(forge: Forge, api: Any) -> None:
+    sha = "1f0c2d9e8b7a6543210fedcba9876543210abcde"
+    item = {
+        "id": 93,
+        "sha": sha,
+        "ref": "staging",
+        "status": "success",
+        "name": "flux/apps",
+        "target_url": None,
+        "description": "Reconciliation finished",
+        "created_at": "2026-12-01T10:00:00.000Z",
+        "started_at": "2026-12-01T10:00:01.000Z",
+        "finished_at": "2026-12-01T10:04:00.000Z",
+        "allow_failure": False,
+        "author": {"username": "flux", "id": 3},
+    }
+    api.get(
+        f"{API}/repository/commits/{sha}/statuses", json=[item, {**item, "name": "x", "finished_at": None}]
+    )
+    assert [(s.context, s.state, s.updated_at) for s in forge.commit_statuses(sha)] == [
+        ("flux/apps", "success", "2026-12-01T10:04:00.000Z"),
+        ("x", "success", "2026-12-01T10:00:01.000Z"),
+    ]
