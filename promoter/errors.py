@@ -201,6 +201,10 @@ class GuardRefusedError(RefusedError):
     pass
 
 
+class GateRefusedError(RefusedError):
+    """A gate stopped the change: a freeze window, a hold, the soak time or a required check."""
+
+
 # exit 5 ------------------------------------------------------------------------------------------
 class ConcurrencyError(PromoterError):
     """Gave up after ``attempts`` attempts: the branch kept moving."""

@@ -17,6 +17,12 @@ from promoter.cli.wait import wait_options
 @click.option("--allow-downgrade", is_flag=True, help="Deploy an older pipeline's build or a lower version.")
 @click.option("--no-verify-image", is_flag=True, help="Skip the registry check that the tag exists.")
 @click.option("--pin-digest", is_flag=True, help="Write tag@sha256:... (or the Helm digest field).")
+@click.option(
+    "--override-gates",
+    "override",
+    metavar="REASON",
+    help="Go ahead through a freeze window or a hold; REASON is recorded in the commit and request.",
+)
 @wait_options
 def bump(
     env: str,
@@ -30,6 +36,7 @@ def bump(
     wait: bool,
     wait_timeout: int | None,
     no_report: bool,
+    override: str | None,
 ) -> None:
     """Change ENV in the env repo: push a commit, or open/update the approval merge request."""
     from promoter.cli.report import report_delivery
@@ -46,6 +53,7 @@ def bump(
         allow_downgrade=allow_downgrade,
         verify_image=not no_verify_image,
         pin_digest=pin_digest,
+        override=override,
     )
     result = run_bump(session, options)
     lines = [
@@ -53,6 +61,8 @@ def bump(
         for app_bump in result.apps
         for change in app_bump.changes
     ]
+    if result.gates is not None:
+        lines += result.gates.notes()
     env_url = session.config.environment(env).url
     if not (wait or wait_timeout) or result.delivery.result == "dry-run":
         report_delivery(session, result.delivery, result.as_dict(), lines, env_url=env_url)

@@ -14,6 +14,12 @@ from promoter.cli.wait import wait_options
 @click.option("--app", "apps", multiple=True, help="Only this app (repeatable); default: every app in both.")
 @click.option("--force", is_flag=True, help="Promote even while SRC has an open approval request.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (versions and diff); push nothing.")
+@click.option(
+    "--override-gates",
+    "override",
+    metavar="REASON",
+    help="Promote through a freeze window, unmet checks, the soak time and holds; REASON is recorded.",
+)
 @wait_options
 def promote(
     source: str,
@@ -24,6 +30,7 @@ def promote(
     wait: bool,
     wait_timeout: int | None,
     no_report: bool,
+    override: str | None,
 ) -> None:
     """Make DST run what SRC runs: read each app's version in SRC and write it into DST's files."""
     from promoter.cli.report import delivery_text, report_delivery
@@ -31,7 +38,9 @@ def promote(
     from promoter.workflows.promote import promote as run_promote
 
     session = open_cli_session()
-    options = PromoteOptions(source=source, target=target, apps=apps, force=force, dry_run=dry_run)
+    options = PromoteOptions(
+        source=source, target=target, apps=apps, force=force, dry_run=dry_run, override=override
+    )
     result = run_promote(session, options)
     lines = [
         f"{app.app}: {', '.join(app.old_tags) or '(none)'} -> {app.tag}"
@@ -42,6 +51,9 @@ def promote(
         f"copy {copy.file}{':' + copy.key if copy.key else ''}: {'copied' if copy.changed else 'same'}"
         for copy in result.copies
     ]
+    lines += [f"skipped {block.app}: {block.message}" for block in result.skipped]
+    if result.gates is not None:
+        lines += result.gates.notes()
     if result.delivery.result == "dry-run":
         plan = "\n".join(lines)
         emit(result.as_dict(), lambda: f"{plan}\n\n{delivery_text(result.delivery, [])}")

@@ -50,11 +50,15 @@ def forge_for(session: Session) -> Forge:
 
 @dataclass
 class ReviewContext:
-    """Extra facts for the request body that the caller knows best (bump vs promote)."""
+    """Extra facts for the request body that the caller knows best (bump vs promote, notes).
+
+    ``notes`` is called after the edit ran (it may report what the edit found): one paragraph each.
+    """
 
     kind: str = "bump"
     source_env: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    notes: Callable[[], list[str]] | None = None
 
 
 def deliver_for_review(
@@ -113,6 +117,7 @@ def deliver_for_review(
             forge_kind=forge.kind,
             compare_url=forge.compare_url(env.branch, branch),
             commit=commit,
+            notes=review.notes() if review.notes else (),
         )
     )
     request, action = forge.open_or_update_request(

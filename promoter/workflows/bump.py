@@ -23,14 +23,18 @@ from promoter.errors import (
     PromoterError,
     UsageError,
 )
+from promoter.gates.holds import holds_path, parse_holds
+from promoter.gates.verdict import Gatekeeper, freeze_block, hold_blocks
 from promoter.imageref import ImageRef, is_valid_tag
 from promoter.progress import progress
 from promoter.safepath import SafeTree
 from promoter.versions import is_semver_downgrade
+from promoter.workflows.approval import ReviewContext
 from promoter.workflows.delivery import deliver
 from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.deployed import app_paths, plan_file
 from promoter.workflows.messages import AppChange, commit_message
+from promoter.workflows.requester import actor_trailer
 from promoter.workflows.session import Session
 from promoter.yamledit import Change, ScalarEdit, YamlDocument, apply_edits
 
@@ -47,6 +51,7 @@ class BumpOptions:
     allow_downgrade: bool = False
     verify_image: bool = True
     pin_digest: bool = False
+    override: str | None = None  # --override-gates REASON
 
 
 AppBump = AppChange  # one app's part of a bump
@@ -57,13 +62,19 @@ class BumpResult:
     env: str
     delivery: Delivery
     apps: list[AppBump]
+    gates: Gatekeeper | None = None
 
     @property
     def result(self) -> str:
         return self.delivery.result
 
     def as_dict(self) -> dict[str, Any]:
-        return {"env": self.env, **self.delivery.as_dict(), "apps": [app.as_dict() for app in self.apps]}
+        return {
+            "env": self.env,
+            **self.delivery.as_dict(),
+            "apps": [app.as_dict() for app in self.apps],
+            "gates": self.gates.as_dict() if self.gates else None,
+        }
 
 
 def resolve_targets(config: Config, options: BumpOptions) -> list[tuple[App, ImageRef]]:
@@ -121,8 +132,10 @@ class _Plan:
         options: BumpOptions,
         repo: EnvRepo,
         verify: Callable[[list[tuple[App, ImageRef]]], object] | None = None,
+        gates: Gatekeeper | None = None,
     ) -> None:
         self.session = session
+        self.gates = gates or Gatekeeper(None)
         self.verify = verify  # the registry check, run once and only when something is to be written
         self.env = env
         self.targets = targets
@@ -132,6 +145,9 @@ class _Plan:
 
     def __call__(self, worktree: Path) -> ChangeSet:
         tree = SafeTree(worktree, label=self.env.branch)
+        held = holds_path(self.env)  # read on the newest head: a hold placed meanwhile counts
+        holds = parse_holds(tree.read_text_or_none(held), f"{self.env.branch}:{held}")
+        self.gates.enforce(hold_blocks(self.env, holds, [app.name for app, _ in self.targets]), where=held)
         documents: dict[str, YamlDocument] = {}
         edits: dict[str, list[ScalarEdit]] = {}
         owners: dict[tuple[str, int, int], AppBump] = {}
@@ -223,19 +239,26 @@ def bump(session: Session, options: BumpOptions) -> BumpResult:
     targets = resolve_targets(config, options)
     if options.pin_digest and not options.verify_image:
         raise UsageError("--pin-digest needs the registry: drop --no-verify-image")
+    gates = Gatekeeper(options.override)
+    gates.enforce(
+        [freeze_block(env, session.clock())], where=f"{config.source}: environments.{env.name}.freeze"
+    )
     review_branch = (
         f"promoter/{env.name}/{targets[0][0].name}" if len(targets) == 1 else f"promoter/{env.name}/bump"
     )
-    with session.env_repo(app_paths(env, [app for app, _ in targets])) as repo:
+    with session.env_repo([*app_paths(env, [app for app, _ in targets]), holds_path(env)]) as repo:
         verify = None
         if options.pin_digest:  # the digest is part of the edit: ask first
             targets = verify_in_registry(targets, pin=True)
         elif options.verify_image and not (env.approval and review_says(repo, env, targets, review_branch)):
             verify = functools.partial(verify_in_registry, pin=False)
-        plan = _Plan(session, env, targets, options, repo, verify)
+        plan = _Plan(session, env, targets, options, repo, verify, gates)
 
         def message(_changes: ChangeSet) -> str:
-            return commit_message(config, env, plan.apps, session.ci)
+            extra = {**gates.trailers(), **actor_trailer(session.ci, session.environ)}
+            return commit_message(
+                config, env, plan.apps, session.ci, notes=gates.notes(), extra_trailers=extra
+            )
 
         delivery = deliver(
             session,
@@ -247,8 +270,9 @@ def bump(session: Session, options: BumpOptions) -> BumpResult:
             review_branch=review_branch,
             review_title=lambda: _title(plan, env),
             review_rows=lambda: _rows(plan),
+            review=ReviewContext(kind="bump", notes=gates.notes),
         )
-    return BumpResult(env=env.name, delivery=delivery, apps=plan.apps)
+    return BumpResult(env=env.name, delivery=delivery, apps=plan.apps, gates=gates)
 
 
 def review_says(

@@ -7,7 +7,7 @@ from typing import Any
 
 from promoter.config import Environment
 from promoter.envrepo import EnvRepo
-from promoter.workflows.approval import deliver_for_review
+from promoter.workflows.approval import ReviewContext, deliver_for_review
 from promoter.workflows.delivery_result import Delivery, Edit, Message
 from promoter.workflows.session import Session
 
@@ -23,6 +23,7 @@ def deliver(
     review_branch: str,
     review_title: Callable[[], str],
     review_rows: Callable[[], list[dict[str, Any]]],
+    review: ReviewContext | None = None,
 ) -> Delivery:
     """Push ``edit`` to the environment's branch, or (``approval: true``) open or update its request."""
     if env.approval:
@@ -36,5 +37,6 @@ def deliver(
             branch=review_branch,
             title=review_title,
             rows=review_rows,
+            review=review,
         )
     return Delivery.from_transaction(repo.transaction(env.branch, edit, message, dry_run=dry_run))

@@ -10,6 +10,7 @@ from promoter.ci import CiContext
 from promoter.config import Config, Environment
 from promoter.envrepo import with_trailers
 from promoter.errors import ConfigError
+from promoter.gates import record
 from promoter.yamledit import Change
 
 
@@ -25,6 +26,14 @@ class AppChange:
     changes: list[Change] = field(default_factory=list)
     downgrade_allowed: str | None = None
 
+    @property
+    def version(self) -> str:
+        """``tag`` or ``tag@digest``, as ``Promoter-Versions`` records it."""
+        from promoter.imageref import ImageRef
+
+        digest = self.digest or ImageRef.parse(self.image).digest
+        return f"{self.tag}@{digest}" if digest else self.tag
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "app": self.app,
@@ -34,6 +43,12 @@ class AppChange:
             "old_tags": self.old_tags,
             "changes": [change.as_dict() for change in self.changes],
         }
+
+
+def versions_trailer(apps: Sequence[AppChange]) -> dict[str, str]:
+    """``Promoter-Versions`` for the apps whose files this commit changed (none: no trailer)."""
+    changed = {app.app: app.version for app in apps if app.changes}
+    return {record.VERSIONS: record.format_versions(changed)} if changed else {}
 
 
 def render_message_template(template: str, variables: Mapping[str, Any], *, source: str) -> str:
@@ -56,7 +71,16 @@ def render_message_template(template: str, variables: Mapping[str, Any], *, sour
     return subject
 
 
-def commit_message(config: Config, env: Environment, apps: Sequence[AppChange], ci: CiContext) -> str:
+def commit_message(
+    config: Config,
+    env: Environment,
+    apps: Sequence[AppChange],
+    ci: CiContext,
+    *,
+    notes: Sequence[str] = (),
+    extra_trailers: Mapping[str, str] | None = None,
+) -> str:
+    """The user's subject, one line per app, ``notes`` (override, ...), and promoter's trailers."""
     names = ", ".join(app.app for app in apps)
     tags = ", ".join(dict.fromkeys(app.tag for app in apps))
     first = apps[0] if apps else None
@@ -77,10 +101,14 @@ def commit_message(config: Config, env: Environment, apps: Sequence[AppChange], 
     if allowed:
         body.append("")
         body.append("Downgrade allowed with --allow-downgrade: " + ", ".join(allowed))
+    for note in notes:
+        body += ["", note]
     trailers = {
         "Promoter-App": names,
         "Promoter-Env": env.name,
         "Promoter-Image": ", ".join(app.image for app in apps),
+        **versions_trailer(apps),
         **ci.trailers(),
+        **(extra_trailers or {}),
     }
     return with_trailers(subject + "\n\n" + "\n".join(body), trailers)

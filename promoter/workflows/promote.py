@@ -8,6 +8,11 @@ DST's ``approval: true`` turns the commit into the request on ``promoter/promote
 Gate: while SRC itself waits for an approval request that touches the same apps, what runs in SRC is about
 to change, so promoting it now would ship a version nobody meant to promote: refused (exit 4) unless
 ``force``.
+
+Gates (:mod:`promoter.gates`): a freeze window on DST and unmet required checks on SRC refuse the whole
+promotion; an app held in DST or not soaked long enough in SRC is skipped and listed (refused when
+``--app`` names it, or when nothing else is left to promote); ``--override-gates REASON`` passes them all
+and records the reason.
 """
 
 from __future__ import annotations
@@ -20,14 +25,19 @@ from typing import Any
 from promoter.config import App, Config, CopyRule, Environment
 from promoter.envrepo import ChangeSet, with_trailers
 from promoter.errors import ConfigError, GuardRefusedError, InputError
+from promoter.gates import record
+from promoter.gates.holds import holds_path, parse_holds
+from promoter.gates.verdict import Block, Gatekeeper, freeze_block, hold_blocks, refusal
 from promoter.imageref import ImageRef
 from promoter.progress import progress
 from promoter.safepath import SafeTree
-from promoter.workflows.approval import forge_for, pending_requests, promote_branch
+from promoter.workflows.approval import ReviewContext, forge_for, pending_requests, promote_branch
 from promoter.workflows.delivery import deliver
 from promoter.workflows.delivery_result import Delivery
-from promoter.workflows.deployed import AppVersion, Version, app_paths, plan_file, read_versions
-from promoter.workflows.messages import AppChange
+from promoter.workflows.deployed import AppVersion, Version, app_paths, plan_file, read_versions, versions_in
+from promoter.workflows.messages import AppChange, versions_trailer
+from promoter.workflows.promote_gates import enforce_checks, soak_blocks
+from promoter.workflows.requester import run_trailers
 from promoter.workflows.session import Session
 from promoter.yamledit import Change, ScalarEdit, YamlDocument, apply_edits
 
@@ -47,6 +57,7 @@ class PromoteOptions:
     apps: tuple[str, ...] = ()
     force: bool = False
     dry_run: bool = False
+    override: str | None = None  # --override-gates REASON
 
 
 AppPromotion = AppChange  # one app's part of a promotion
@@ -69,6 +80,8 @@ class PromoteResult:
     delivery: Delivery
     apps: list[AppPromotion]
     copies: list[CopyResult] = field(default_factory=list)
+    skipped: list[Block] = field(default_factory=list)
+    gates: Gatekeeper | None = None
 
     @property
     def result(self) -> str:
@@ -81,6 +94,8 @@ class PromoteResult:
             **self.delivery.as_dict(),
             "apps": [app.as_dict() for app in self.apps],
             "copies": [copy.as_dict() for copy in self.copies],
+            "skipped": [block.as_dict() for block in self.skipped],
+            "gates": self.gates.as_dict() if self.gates else None,
         }
 
 
@@ -129,14 +144,22 @@ class _Plan:
         versions: Mapping[str, Version],
         copies: Sequence[CopyRule],
         source_texts: Mapping[str, str | None],
+        *,
+        gates: Gatekeeper | None = None,
+        soak: Mapping[str, Block] | None = None,
+        explicit: bool = False,
     ) -> None:
         self.source, self.target = source, target
         self.apps_config = apps
         self.versions = versions
         self.copy_rules = copies
         self.source_texts = source_texts
+        self.gates = gates or Gatekeeper(None)
+        self.soak = dict(soak or {})  # app -> its soak block, decided before the transaction
+        self.explicit = explicit  # --app named the apps: a gated app is refused, not skipped
         self.apps: list[AppPromotion] = []
         self.copies: list[CopyResult] = []
+        self.skipped: list[Block] = []
 
     def sparse_paths(self) -> list[str]:
         copied = [self.target.file_path(rule.file) for rule in self.copy_rules]
@@ -157,7 +180,9 @@ class _Plan:
         """Plan every copy and edit in memory, verify it, then write: no file is written before every
         path was checked (a link anywhere on the way is refused before the first write)."""
         tree = SafeTree(worktree, label=self.target.branch)
-        self.apps, self.copies = [], []
+        self.apps, self.copies, self.skipped = [], [], []
+        held = holds_path(self.target)  # read on the newest head: a hold placed meanwhile counts
+        holds = parse_holds(tree.read_text_or_none(held), f"{self.target.branch}:{held}")
         pending: dict[str, str] = {}  # path -> new text, written at the end
         changes: list[Change] = []
         for rule in self.copy_rules:  # whole files first: app edits below then apply on top of them
@@ -188,6 +213,9 @@ class _Plan:
         with progress("promote: planning", total=len(self.apps_config), unit="apps") as work:
             for app in self.apps_config:
                 version = self.versions[app.name]
+                if self._gated(app, version, holds, document):
+                    work.advance(detail=app.name)
+                    continue
                 ref = ImageRef.parse(app.image).with_version(version.tag, version.digest)
                 promotion = AppPromotion(app.name, str(ref), version.tag or "", version.digest)
                 for target in app.files_for(self.target.name):
@@ -236,16 +264,55 @@ class _Plan:
             self.copies.append(CopyResult(rule.file, rule.key, (path, key) in changed_keys))
         return ChangeSet(changes=changes, paths=list(pending))
 
+    def _gated(self, app: App, version: Version, holds: Mapping[str, Any], document: Any) -> bool:
+        """True when a gate keeps ``app`` out of this promotion (skipped, and listed); refuses (exit 4)
+        when ``--app`` named it. An app DST already runs at this version is never gated."""
+        blocks = [
+            *hold_blocks(self.target, holds, [app.name]),
+            *([self.soak[app.name]] if app.name in self.soak else []),
+        ]
+        if not blocks:
+            return False
+        if self.gates.override is not None:
+            self.gates.enforce(blocks)
+            return False
+        running = {
+            found
+            for target in app.files_for(self.target.name)
+            for found in versions_in(document(self.target.file_path(target.file)), target, app)
+        }
+        if running == {version}:
+            return False  # nothing would change: nothing to gate
+        if self.explicit:
+            raise refusal(blocks, where=holds_path(self.target) if blocks[0].gate == "hold" else None)
+        self.skipped.extend(blocks)
+        return True
 
-def promote_message(source: Environment, target: Environment, apps: Sequence[AppPromotion]) -> str:
+
+def promote_message(
+    source: Environment,
+    target: Environment,
+    apps: Sequence[AppPromotion],
+    *,
+    notes: Sequence[str] = (),
+    extra_trailers: Mapping[str, str] | None = None,
+) -> str:
     subject = f"promote {source.name} -> {target.name}: {_summary(apps)}"
     body = [f"- {app.app}: {', '.join(app.old_tags) or '(none)'} -> {app.tag}" for app in apps]
+    for note in notes:
+        body += ["", note]
     trailers = {
-        "Promoter-App": ", ".join(app.app for app in apps),
-        "Promoter-Env": target.name,
-        "Promoter-Promoted-From": source.name,
+        record.APP: ", ".join(app.app for app in apps),
+        record.ENV: target.name,
+        record.PROMOTED_FROM: source.name,
+        **versions_trailer(apps),
+        **(extra_trailers or {}),
     }
     return with_trailers(subject + ("\n\n" + "\n".join(body) if body else ""), trailers)
+
+
+def _skipped_notes(blocks: Sequence[Block]) -> list[str]:
+    return [f"Not promoted: {block.message}" for block in blocks]
 
 
 def _summary(apps: Sequence[AppPromotion]) -> str:
@@ -278,23 +345,42 @@ def promote(session: Session, options: PromoteOptions) -> PromoteResult:
             where=config.source,
             hint="list the apps' files for both environments in promoter.yaml",
         )
+    gates = Gatekeeper(options.override)
+    now = session.clock()
+    gates.enforce([freeze_block(target, now)], where=f"{config.source}: environments.{target.name}.freeze")
     if not options.force:
         check_gate(session, source, apps)
 
     copy_sources = [source.file_path(rule.file) for rule in copies]
-    sparse = sorted({*app_paths(target, apps), *(target.file_path(rule.file) for rule in copies)})
+    sparse = sorted(
+        {*app_paths(target, apps), *(target.file_path(rule.file) for rule in copies), holds_path(target)}
+    )
     with session.env_repo(sparse) as repo:
         texts = repo.read_files(source.branch, sorted({*app_paths(source, apps), *copy_sources}))
         found = read_versions(source, apps, texts)
         apps = _present(apps, found, explicit=bool(options.apps))
         versions = {app.name: found[app.name].single() for app in apps}
-        plan = _Plan(source, target, apps, versions, copies, texts)
+        soak: dict[str, Block] = {}
+        if rule is not None:
+            enforce_checks(session, repo, rule, source, gates)
+            soak = soak_blocks(session, repo, rule, source, target, apps, versions, now)
+        plan = _Plan(
+            source, target, apps, versions, copies, texts, gates=gates, soak=soak, explicit=bool(options.apps)
+        )
+
+        def notes() -> list[str]:
+            return [*gates.notes(), *_skipped_notes(plan.skipped)]
+
+        def message(_changes: ChangeSet) -> str:
+            extra = {**gates.trailers(), **run_trailers(session.ci, session.environ)}
+            return promote_message(source, target, plan.apps, notes=notes(), extra_trailers=extra)
+
         delivery = deliver(
             session,
             repo,
             target,
             plan,
-            lambda _changes: promote_message(source, target, plan.apps),
+            message,
             dry_run=options.dry_run,
             review_branch=promote_branch(source.name, target.name),
             review_title=lambda: f"promote {source.name} -> {target.name}: {_summary(plan.apps)}",
@@ -302,8 +388,14 @@ def promote(session: Session, options: PromoteOptions) -> PromoteResult:
                 {"app": a.app, "old": ", ".join(a.old_tags) or None, "new": a.tag, "image": a.image}
                 for a in plan.apps
             ],
+            review=ReviewContext(kind="promote", source_env=source.name, notes=notes),
         )
-    return PromoteResult(source.name, target.name, delivery, plan.apps, plan.copies)
+    if plan.skipped and not any(app.changes for app in plan.apps) and delivery.result in ("unchanged",):
+        raise refusal(plan.skipped, hint="nothing else was left to promote; " + _OVERRIDE_HINT)
+    return PromoteResult(source.name, target.name, delivery, plan.apps, plan.copies, plan.skipped, gates)
+
+
+_OVERRIDE_HINT = "--override-gates REASON promotes them anyway (the reason is recorded)"
 
 
 def _present(apps: list[App], found: Mapping[str, AppVersion], *, explicit: bool) -> list[App]:

@@ -68,6 +68,7 @@ class BodyInput:
     forge_kind: str = "gitlab"
     compare_url: str | None = None  # env repo: target branch ... approval branch
     commit: str | None = None
+    notes: Sequence[str] = ()  # paragraphs after the table (overrides, holds, skipped apps), plain text
 
 
 def metadata(data: BodyInput) -> dict[str, Any]:
@@ -162,7 +163,9 @@ def render_body(data: BodyInput, *, limit: int | None = None) -> str:
         )
     else:
         intro = f"Changes **{escape_md(data.env)}** (branch {code_span(data.target_branch)})."
-    head = [metadata_comment(metadata(data)), intro, "", *_table(data), ""]
+    table = [*_table(data), ""] if data.rows else []
+    notes = [line for note in data.notes for line in (escape_md(note), "")]
+    head = [metadata_comment(metadata(data)), intro, "", *table, *notes]
     tail = ["", *_requested_by(data.ci), ""]
     tail.append(
         f"Merge to deploy; close to discard. promoter updates this request in place from branch "

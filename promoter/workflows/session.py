@@ -11,6 +11,7 @@ from promoter.ci import CiContext, detect
 from promoter.config import Config, resolve_config
 from promoter.envrepo import EnvRepo
 from promoter.errors import UsageError
+from promoter.gates.clock import Clock, system_clock
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Session:
     repo_url: str
     ci: CiContext
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    clock: Clock = system_clock  # the gates' "now" (tests pass a fixed clock)
 
     def env_repo(self, sparse: Sequence[str] | None = None) -> EnvRepo:
         """A work clone of the env repo that checks out only ``sparse`` (None: everything)."""

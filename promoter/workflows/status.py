@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promoter.config import Config, Environment
-from promoter.errors import GitError, PromoterError
+from promoter.errors import GitError, InputError, PromoterError
+from promoter.gates.holds import Hold, holds_path, parse_holds
 from promoter.workflows.approval import Pending, forge_for, pending_requests
 from promoter.workflows.deployed import AppVersion, app_paths, read_versions
 from promoter.workflows.request_body import code_span, escape_md, md_link
@@ -34,6 +35,12 @@ class StatusResult:
     forge: str = "none"
     pending_note: str | None = None
     missing_branches: list[str] = field(default_factory=list)
+    #: env -> app -> the hold on it (``.promoter/holds.yaml``)
+    holds: dict[str, dict[str, Hold]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def hold_for(self, app: str, env: str) -> Hold | None:
+        return self.holds.get(env, {}).get(app)
 
     @property
     def env_names(self) -> list[str]:
@@ -61,6 +68,7 @@ class StatusResult:
                     env: {
                         **cell.as_dict(),
                         "pending": [_pending_dict(p, app) for p in self.pending_for(app, env)],
+                        "hold": hold.as_dict() if (hold := self.hold_for(app, env)) else None,
                     }
                     for env, cell in self.cells[app].items()
                 }
@@ -71,6 +79,9 @@ class StatusResult:
             "forge": self.forge,
             "pending_note": self.pending_note,
             "missing_branches": self.missing_branches,
+            "holds": [
+                {"env": env, **hold.as_dict()} for env, held in self.holds.items() for hold in held.values()
+            ],
         }
 
 
@@ -101,9 +112,12 @@ def status(session: Session, envs: Sequence[str] = ()) -> StatusResult:
         by_branch.setdefault(env.branch, []).append(env)
     cells: dict[str, dict[str, AppVersion]] = {app.name: {} for app in apps}
     missing: list[str] = []
+    holds: dict[str, dict[str, Hold]] = {}
+    notes: list[str] = []
     with session.env_repo([]) as repo:
         for branch, group in by_branch.items():
-            paths = sorted({path for env in group for path in app_paths(env, apps)})
+            held = {env.name: holds_path(env) for env in group}
+            paths = sorted({path for env in group for path in app_paths(env, apps)} | set(held.values()))
             try:
                 texts = repo.read_files(branch, paths)
             except GitError:
@@ -115,7 +129,13 @@ def status(session: Session, envs: Sequence[str] = ()) -> StatusResult:
                 configured = [app for app in apps if app.files_for(env.name)]
                 for name, found in read_versions(env, configured, texts).items():
                     cells[name][env.name] = found
-    result = StatusResult(environments, [app.name for app in apps], cells, missing_branches=missing)
+                try:
+                    holds[env.name] = parse_holds(texts.get(held[env.name]), f"{branch}:{held[env.name]}")
+                except InputError as exc:
+                    notes.append(f"holds of {env.name} unreadable: {exc}")
+    result = StatusResult(
+        environments, [app.name for app in apps], cells, missing_branches=missing, holds=holds, notes=notes
+    )
     _add_pending(session, config, result)
     return result
 
@@ -167,7 +187,8 @@ def render_table(result: StatusResult) -> str:
         cells = result.cells[app]
         row = [app]
         for env in result.env_names:
-            row.append(_version_text(cells.get(env)) + _pending_text(result, app, env))
+            held = " (held)" if result.hold_for(app, env) else ""
+            row.append(_version_text(cells.get(env)) + held + _pending_text(result, app, env))
         row.append("*" if result.differs(app) else "")
         rows.append(row)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -179,6 +200,10 @@ def render_table(result: StatusResult) -> str:
         notes.append(f"note: {result.pending_note}")
     for branch in result.missing_branches:
         notes.append(f"note: branch {branch} does not exist yet")
+    for env, by_app in result.holds.items():
+        for hold in by_app.values():
+            notes.append(f"held: {hold.app} in {env}, {hold.describe()}")
+    notes.extend(f"note: {note}" for note in result.notes)
     if not result.apps:
         notes.append("no apps configured")
     return "\n".join(lines + (["", *notes] if notes else []))
@@ -197,6 +222,8 @@ def render_markdown(result: StatusResult) -> str:
             cell = cells.get(env)
             text = _version_text(cell)
             shown = text if text in ("n/a", "-") else code_span(text)
+            if result.hold_for(app, env):
+                shown += " **held**"
             for pending in result.pending_for(app, env):
                 tag = pending.versions.get(app)
                 label = _ref(pending, result.forge)
@@ -205,6 +232,13 @@ def render_markdown(result: StatusResult) -> str:
             row.append(shown)
         row.append("**yes**" if result.differs(app) else "")
         lines.append("| " + " | ".join(row) + " |")
+    held = [(env, hold) for env, by_app in result.holds.items() for hold in by_app.values()]
+    if held:
+        lines.append("")
+        lines.extend(
+            f"- **held**: {escape_md(hold.app)} in {escape_md(env)}, {escape_md(hold.describe())}"
+            for env, hold in held
+        )
     if result.pending_note:
         lines += ["", f"_{escape_md(result.pending_note)}_"]
     for branch in result.missing_branches:
