@@ -1,4 +1,5 @@
-"""``promote staging production`` of 200 apps versus 1 app: wall time and forge API calls, same run.
+"""``promote staging production`` of 200 apps versus 1 app: wall time and forge API calls, same run;
+``gates``: a gated promote and ``history`` on a 5,000-commit env repo next to the ungated promote.
 
 A local bare env repo (branch per environment, one ``apps/<name>/values.yaml`` per app) is built fresh
 before every measured run (setup not timed). Production has ``approval: true``, so each run pushes one
@@ -7,8 +8,20 @@ commit to ``promoter/promote-staging-to-production`` and opens one merge request
 up in the count). Runs of both sizes are interleaved; medians are printed with the ratio.
 
     python3 benchmarks/promote.py [--apps 200] [--rounds 5] [--layout file-per-app|one-file]
+    python3 benchmarks/promote.py gates [--rounds 5]
 
 ``one-file``: one app-of-apps ``values.yaml`` with a block per app (``apps.<name>.image.tag``).
+
+``gates``: an env repo built with ``git fast-import``: 200 apps (``apps/<name>/values.yaml``) and 2,000
+other files; staging has 5,000 commits, one a minute up to a minute ago, each setting one app's version
+(promoter's commits with their trailers; every tenth a person's commit without any). Timed as CI runs it
+(a ``promoter`` process each), interleaved, production reset between runs:
+
+  ungated         promote staging production (no soak)
+  gated           the same with ``soak: 2m`` and freeze windows that are not in force: the soak walk,
+                  then (nearly) the same promotion
+  gated, soak 1h  apps set in the last hour are skipped and listed (less to write, more history to read)
+  history         history staging (the newest 20 changes), and history staging --limit 0 (all 5,000)
 """
 
 from __future__ import annotations
@@ -135,7 +148,170 @@ def _mr(iid: int, source: str, target: str) -> dict[str, object]:
     }
 
 
+# -- gates ------------------------------------------------------------------------------------------------
+GATES_APPS = 200
+GATES_COMMITS = 5_000
+GATES_FILLER = 2_000
+
+
+def build_history_repo(root: Path) -> Path:
+    """The 5,000-commit env repo (see the module docstring); returns the bare repository."""
+    bare = root / "env.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    git("config", "uploadpack.allowFilter", "true", cwd=bare)
+    git("config", "uploadpack.allowAnySHA1InWant", "true", cwd=bare)
+    proc = subprocess.Popen(["git", "fast-import", "--quiet"], cwd=bare, stdin=subprocess.PIPE)
+    assert proc.stdin is not None
+    out = proc.stdin
+
+    def data(text: str) -> None:
+        raw = text.encode()
+        out.write(f"data {len(raw)}\n".encode() + raw + b"\n")
+
+    now = int(time.time())
+    start = now - 60 * (GATES_COMMITS + 1)
+    out.write(b"commit refs/heads/production\n")
+    out.write(f"committer Seed <seed@example.com> {start} +0000\n".encode())
+    data("initial\n")
+    for n in range(GATES_APPS):
+        out.write(f"M 100644 inline apps/app{n:03d}/values.yaml\n".encode())
+        data(VALUES.format(name=f"app{n:03d}", tag="1.0.0"))
+    for n in range(GATES_FILLER):
+        out.write(f"M 100644 inline other/{n // 100:02d}/file{n:04d}.yaml\n".encode())
+        data(f"name: file{n}\nvalue: {n * 7919}\n")
+    out.write(b"reset refs/heads/staging\nfrom refs/heads/production\n\n")
+    for number in range(1, GATES_COMMITS + 1):
+        app = f"app{(number * 7919) % GATES_APPS:03d}"
+        tag = f"1.{number}.0"
+        out.write(b"commit refs/heads/staging\n")
+        if number % 10 == 0:
+            out.write(f"committer Pat Person <pat@example.com> {start + 60 * number} +0000\n".encode())
+            data(f"{app}: {tag} by hand\n")
+        else:
+            out.write(f"committer promoter <promoter@example.com> {start + 60 * number} +0000\n".encode())
+            data(
+                f"{app}: staging -> {tag}\n\n- {app}: -> {tag}\n\nPromoter-App: {app}\nPromoter-Env: staging\n"
+                f"Promoter-Image: registry.example.com/acme/{app}:{tag}\nPromoter-Versions: {app}={tag}\n"
+                f"Promoter-Pipeline: {100000 + number}\n"
+            )
+        out.write(f"M 100644 inline apps/{app}/values.yaml\n".encode())
+        data(VALUES.format(name=app, tag=tag))
+    out.close()
+    if proc.wait() != 0:
+        raise SystemExit("git fast-import failed")
+    git("symbolic-ref", "HEAD", "refs/heads/production", cwd=bare)
+    return bare
+
+
+def gates_config(soak: str | None) -> str:
+    lines = [
+        "version: 1",
+        "environments:",
+        "  staging: {branch: staging}",
+        "  production:",
+        "    branch: production",
+    ]
+    if soak is not None:
+        lines += [
+            "    freeze:",
+            "      - {from: '2020-12-20T00:00:00+01:00', until: '2021-01-04T00:00:00+01:00', reason: long ago}",
+            "      - {days: [sun], start: '00:00', end: '00:01', timezone: Europe/Berlin, reason: a minute}",
+        ]
+    lines.append("apps:")
+    for n in range(GATES_APPS):
+        lines.append(f"  app{n:03d}:")
+        lines.append(f"    image: registry.example.com/acme/app{n:03d}")
+        lines.append(f"    files: [{{file: apps/app{n:03d}/values.yaml, key: image.tag}}]")
+    lines += ["promotion:", "  - from: staging", "    to: production"]
+    if soak is not None:
+        lines.append(f"    soak: {soak}")
+    return "\n".join(lines) + "\n"
+
+
+def timed(args: list[str]) -> tuple[float, str]:
+    began = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args[-4:])} failed ({done.returncode}): {done.stderr.strip()}")
+    return elapsed, done.stdout
+
+
+def gates_main(rounds: int) -> None:
+    import json
+
+    promoter = str(Path(sys.executable).with_name("promoter"))
+    with tempfile.TemporaryDirectory(prefix="promoter-bench-gates-") as tmp:
+        root = Path(tmp)
+        began = time.perf_counter()
+        bare = build_history_repo(root)
+        print(f"built {GATES_COMMITS} commits in {time.perf_counter() - began:.1f} s (not timed below)")
+        production = subprocess.run(
+            ["git", "rev-parse", "refs/heads/production"],
+            cwd=bare,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        configs = {}
+        for name, soak in (("ungated", None), ("gated", "2m"), ("soak1h", "1h")):
+            configs[name] = root / f"{name}.yaml"
+            configs[name].write_text(gates_config(soak))
+        base = [promoter, "--repo", str(bare), "--output", "json"]
+        runs = {
+            "ungated promote": [
+                *base,
+                "--config",
+                str(configs["ungated"]),
+                "promote",
+                "staging",
+                "production",
+            ],
+            "gated promote": [*base, "--config", str(configs["gated"]), "promote", "staging", "production"],
+            "gated, soak 1h": [*base, "--config", str(configs["soak1h"]), "promote", "staging", "production"],
+            "history (newest 20)": [*base, "--config", str(configs["gated"]), "history", "staging"],
+            "history --limit 0": [
+                *base,
+                "--config",
+                str(configs["gated"]),
+                "history",
+                "staging",
+                "--limit",
+                "0",
+            ],
+        }
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        facts: dict[str, str] = {}
+        timed(runs["history (newest 20)"])  # warm-up: imports, page cache
+        for _ in range(rounds):
+            for name, args in runs.items():
+                elapsed, out = timed(args)
+                times[name].append(elapsed)
+                data = json.loads(out)
+                if "history" not in name:
+                    facts[name] = f"{len(data['apps'])} apps promoted, {len(data['skipped'])} skipped"
+                    git("update-ref", "refs/heads/production", production, cwd=bare)
+                else:
+                    facts[name] = f"{len(data['changes'])} changes, {data['commits_read']} commits read"
+        base_median = statistics.median(times["ungated promote"])
+        print(f"{'run':<22}{'median s':>10}{'min s':>8}{'- ungated':>11}  what it did")
+        for name, values in times.items():
+            median = statistics.median(values)
+            print(
+                f"{name:<22}{median:>10.3f}{min(values):>8.3f}{median - base_median:>+11.3f}  {facts[name]}"
+            )
+        for name in ("gated promote", "history (newest 20)"):
+            extra = statistics.median(times[name]) - base_median
+            verdict = "met" if extra < 1.0 else "missed"
+            print(f"{name}: {extra:+.3f} s next to the ungated promote (target < +1 s: {verdict})")
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "gates":
+        parser = argparse.ArgumentParser(description="gated promote and history on 5,000 commits")
+        parser.add_argument("--rounds", type=int, default=5)
+        gates_main(parser.parse_args(sys.argv[2:]).rounds)
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--apps", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)

@@ -60,8 +60,9 @@ class LogEntry:
 class BranchHistory:
     """Iterate over ``branch``'s first-parent history from ``tip`` (default: its remote head) backwards.
 
-    ``under`` limits the walk to commits that changed something in that directory ("" = anywhere). Every
-    git call holds ``lock`` (the :class:`~promoter.envrepo.EnvRepo`'s), none is held between entries.
+    ``under`` limits the walk to commits that changed something in that directory ("" = anywhere); ``depths``
+    are the fetch depths tried in turn (one huge depth: fetch the whole history at once). Every git call
+    holds ``lock`` (the :class:`~promoter.envrepo.EnvRepo`'s), none is held between entries.
     """
 
     def __init__(
@@ -72,8 +73,10 @@ class BranchHistory:
         *,
         under: str = "",
         lock: threading.RLock | None = None,
+        depths: tuple[int, ...] = DEPTHS,
     ) -> None:
         self.clone = clone
+        self.depths = depths
         self.transport = transport
         self.lock = lock or threading.RLock()
         self.branch = validate_branch_name(branch)
@@ -92,7 +95,7 @@ class BranchHistory:
         with self.lock:
             self.tip = self.transport.fetch_existing(self.branch)
         seen = 0  # entries already given: the newest part of the log does not change when deepening
-        depths = iter(DEPTHS)
+        depths = iter(self.depths)
         while True:
             with self.lock:
                 shallow = self._shallow()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from promoter import gitauth, gitwatch
 from promoter.envrepo.commit import Committer, GitCommitter
-from promoter.envrepo.history import BranchHistory
+from promoter.envrepo.history import DEPTHS, BranchHistory
 from promoter.envrepo.names import APPROVAL_PREFIX, repo_path, require_approval_branch, validate_branch_name
 from promoter.envrepo.retry import retry_budget
 from promoter.envrepo.trailers import parse_trailers
@@ -142,11 +142,13 @@ class EnvRepo:
             self.transport.fetch_blobs(wanted)
             return self.clone.blobs(wanted)
 
-    def history(self, branch: str, *, under: str = "") -> BranchHistory:
+    def history(self, branch: str, *, under: str = "", everything: bool = False) -> BranchHistory:
         """``branch``'s first-parent commits, newest first, that changed something under ``under`` (""
         = anywhere), each with its trailers and changed files; the history is deepened as the caller reads
-        on (blob-less: commits and trees only). See :mod:`promoter.envrepo.history`."""
-        return BranchHistory(self.clone, self.transport, branch, under=under, lock=self._lock)
+        on (blob-less: commits and trees only); ``everything`` fetches the whole history in one go.
+        See :mod:`promoter.envrepo.history`."""
+        depths = DEPTHS[-1:] if everything else DEPTHS
+        return BranchHistory(self.clone, self.transport, branch, under=under, lock=self._lock, depths=depths)
 
     def commit_trailers(self, commits: Sequence[str]) -> dict[str, dict[str, str]]:
         """Trailers of commits already in the work clone (e.g. the merged side of a merge commit)."""

@@ -162,11 +162,11 @@ class AppHistory:
         return self._walk.fetches if self._walk is not None else 0
 
     # -- walking --------------------------------------------------------------------------------------
-    def walk(self, done: Callable[[AppHistory], bool]) -> AppHistory:
+    def walk(self, done: Callable[[AppHistory], bool], *, everything: bool = False) -> AppHistory:
         """Read on until ``done(self)`` or the branch's first commit; returns self. History is fetched in
-        growing steps only while ``done`` says more is needed."""
+        growing steps only while ``done`` says more is needed (``everything``: all of it at once)."""
         if self._batches is None:
-            self._walk = self.repo.history(self.env.branch, under=self.env.path or "")
+            self._walk = self.repo.history(self.env.branch, under=self.env.path or "", everything=everything)
             self._batches = self._walk.batches()
         while not self.complete and not done(self):
             batch = next(self._batches, None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from promoter.errors import ImageMissingError
@@ -84,6 +84,41 @@ class RegistryClient:
             url = urljoin(response.url or url, following) if following else None
         raise registry_error(ref, f"returned more than {_MAX_TAG_PAGES} pages of tags")
 
+    def image_config(self, ref: ImageRef) -> dict[str, Any]:
+        """The image configuration (the config blob) ``ref`` points at; for a multi-platform image the
+        linux/amd64 one (else the first image). Empty when the tag does not exist."""
+        base = f"{self._base_url(ref)}/v2/{api_repository(ref)}"
+        manifest = self._json(self._request("GET", self._manifest_url(ref), ref), ref)
+        if manifest is None:
+            return {}
+        if isinstance(manifest.get("manifests"), list):  # an index: pick one image
+            chosen = _platform_manifest(manifest["manifests"])
+            if chosen is None:
+                return {}
+            manifest = self._json(self._request("GET", f"{base}/manifests/{chosen}", ref), ref) or {}
+        digest = (manifest.get("config") or {}).get("digest") if isinstance(manifest, dict) else None
+        if not isinstance(digest, str) or not digest.startswith("sha256:"):
+            return {}
+        config = self._json(self._request("GET", f"{base}/blobs/{digest}", ref), ref)
+        return config or {}
+
+    def image_labels(self, ref: ImageRef) -> dict[str, str]:
+        """The image's labels (``org.opencontainers.image.revision``, ...); empty when it has none."""
+        labels = (self.image_config(ref).get("config") or {}).get("Labels") or {}
+        return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+    def _json(self, response: requests.Response, ref: ImageRef) -> dict[str, Any] | None:
+        if response.status_code == 404:
+            return None
+        self._raise_for_status(response, ref)
+        try:
+            data = response.json()
+        except ValueError:
+            raise registry_error(
+                ref, "answered with something that is not JSON", where=response.url
+            ) from None
+        return data if isinstance(data, dict) else None
+
     # addresses -------------------------------------------------------------------------------------
     def _base_url(self, ref: ImageRef) -> str:
         return registry_base_url(registry_host(ref), self._environ)
@@ -123,6 +158,22 @@ class RegistryClient:
         if response.status_code >= 400:
             codes = ", ".join(sorted(error_codes(response))) or f"HTTP {response.status_code}"
             raise registry_error(ref, f"refused the request ({codes})", where=response.url)
+
+
+def _platform_manifest(manifests: list[Any]) -> str | None:
+    """The digest of the linux/amd64 image of an index, else of its first image (attestations skipped)."""
+    images = [
+        item
+        for item in manifests
+        if isinstance(item, dict)
+        and isinstance(item.get("digest"), str)
+        and (item.get("platform") or {}).get("os") != "unknown"
+    ]
+    for item in images:
+        platform = item.get("platform") or {}
+        if platform.get("os") == "linux" and platform.get("architecture") == "amd64":
+            return str(item["digest"])
+    return str(images[0]["digest"]) if images else None
 
 
 def verify_image(

@@ -118,6 +118,7 @@ def deliver_for_review(
             compare_url=forge.compare_url(env.branch, branch),
             commit=commit,
             notes=review.notes() if review.notes else (),
+            shipments=_shipments(session, table),
         )
     )
     request, action = forge.open_or_update_request(
@@ -212,6 +213,15 @@ def _review_from_branch(session: Session, branch: str) -> ReviewContext:
             if source != target and branch == promote_branch(source, target):
                 return ReviewContext(kind="promote", source_env=source)
     return ReviewContext(kind="bump")
+
+
+def _shipments(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
+    """What ships, for the apps with ``source_repo`` (no call at all when none has one)."""
+    if not _source_repos(session, rows):
+        return []
+    from promoter.workflows.shipping import what_ships
+
+    return what_ships(session.config, rows, session.environ)
 
 
 def _source_repos(session: Session, rows: list[dict[str, Any]]) -> dict[str, str]:

@@ -55,7 +55,7 @@ def history(
     apps = _apps(session, env, app_names)
     with session.env_repo([]) as repo:
         walk = AppHistory(repo, env, apps)
-        walk.walk(lambda found: limit > 0 and _newest_known(found, limit))
+        walk.walk(lambda found: limit > 0 and _newest_known(found, limit), everything=limit == 0)
         changes = walk.all_changes()
     return HistoryResult(
         env=env.name,

@@ -12,13 +12,17 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from promoter.ci import CiContext
 
-#: Longest body each forge accepts (GitLab: description limit; GitHub: pull request body limit).
-BODY_LIMITS: dict[str, int] = {"gitlab": 1_000_000, "github": 65_536}
+if TYPE_CHECKING:  # pragma: no cover
+    from promoter.workflows.shipping import Shipment
+
+#: Longest body each forge accepts, in characters: GitLab's ``Issuable::DESCRIPTION_LENGTH_MAX`` (1 MiB),
+#: GitHub's pull request body limit ("body is too long (maximum is 65536 characters)").
+BODY_LIMITS: dict[str, int] = {"gitlab": 1_048_576, "github": 65_536}
 DEFAULT_LIMIT = 65_536
 METADATA_VERSION = 1
 _METADATA_RE = re.compile(r"<!-- promoter:metadata (\{.*?\}) -->", re.DOTALL)
@@ -69,6 +73,7 @@ class BodyInput:
     compare_url: str | None = None  # env repo: target branch ... approval branch
     commit: str | None = None
     notes: Sequence[str] = ()  # paragraphs after the table (overrides, holds, skipped apps), plain text
+    shipments: Sequence[Shipment] = ()  # what ships: application commits per app
 
 
 def metadata(data: BodyInput) -> dict[str, Any]:
@@ -123,7 +128,9 @@ def _table(data: BodyInput) -> list[str]:
         old, new = row.get("old"), row.get("new")
         cells = [escape_md(app), code_span(old) if old else "_(none)_", code_span(new) if new else "_(none)_"]
         if links:
-            cells.append(_app_links(data.source_repos.get(app), old, new, data.forge_kind))
+            shipped = next((s.compare_url for s in data.shipments if s.app == app and s.compare_url), None)
+            link = md_link("compare", shipped) if shipped else None
+            cells.append(link or _app_links(data.source_repos.get(app), old, new, data.forge_kind))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -153,8 +160,59 @@ def _fence(diff: str) -> str:
     return "`" * max(3, longest + 1)
 
 
+def _shipping_rows(data: BodyInput) -> list[tuple[str, str | None]]:
+    """The "What ships" section as (line, compare URL of its app): cut only between rows."""
+    if not data.shipments:
+        return []
+    rows: list[tuple[str, str | None]] = [("#### What ships", None), ("", None)]
+    for shipment in data.shipments:
+        url = shipment.compare_url
+        compare = f", {md_link('compare', url)}" if url else ""
+        head = f"**{escape_md(shipment.app)}** {code_span(shipment.old)} → {code_span(shipment.new)}"
+        if shipment.problem:
+            rows.append((f"{head}: commits not listed ({escape_md(shipment.problem)}){compare}", url))
+        else:
+            count = f"{shipment.total} commit{'s' if shipment.total != 1 else ''}"
+            rows.append((f"{head}: {count}{compare}", url))
+            for commit in shipment.commits:
+                label = md_link(code_span(commit.sha[:12]), commit.url)
+                author = f" ({escape_md(commit.author)})" if commit.author else ""
+                rows.append((f"- {label} {escape_md(commit.title)}{author}", url))
+            if shipment.more:
+                rows.append((f"- and {shipment.more} more: {md_link('the full comparison', url)}", url))
+        rows.append(("", None))
+    return rows
+
+
+def _shipping_text(rows: list[tuple[str, str | None]], room: int, forge: str) -> str:
+    """The section in at most ``room`` characters, cut between rows with links to what was left out."""
+    full = "".join(line + "\n" for line, _ in rows)
+    if len(full) <= room:
+        return full
+    reserve = len(_cut_note(list(dict.fromkeys(url for _, url in rows if url)), forge)) + 1
+    kept: list[str] = []
+    used = 0
+    left_out: dict[str, None] = {}
+    for line, url in rows:
+        if not left_out and used + len(line) + 1 + reserve <= room:
+            kept.append(line)
+            used += len(line) + 1
+            continue
+        left_out.setdefault(url or "", None)
+    text = "".join(line + "\n" for line in kept) + _cut_note([u for u in left_out if u], forge) + "\n"
+    return text if len(text) <= room else ""
+
+
+def _cut_note(urls: list[str], forge: str) -> str:
+    shown = ", ".join(md_link("comparison", url) for url in urls[:10])
+    more = f" and {len(urls) - 10} more" if len(urls) > 10 else ""
+    where = {"github": "GitHub's", "gitlab": "GitLab's"}.get(forge, "the forge's")
+    return f"_The list is cut to fit {where} size limit; the full comparison: {shown}{more}._\n"
+
+
 def render_body(data: BodyInput, *, limit: int | None = None) -> str:
-    """The request body, at most ``limit`` characters (default: the forge's limit); the diff is cut first."""
+    """The request body, at most ``limit`` characters (default: the forge's limit). The diff is cut
+    first, then the "What ships" list (between rows, with links to the full comparisons)."""
     limit = limit or BODY_LIMITS.get(data.forge_kind, DEFAULT_LIMIT)
     if data.kind == "promote" and data.source_env:
         intro = (
@@ -173,6 +231,12 @@ def render_body(data: BodyInput, *, limit: int | None = None) -> str:
     )
     before = "\n".join(head) + "\n"
     after = "\n".join(tail) + "\n"
+    shipping = _shipping_rows(data)
+    if shipping:
+        diff_note_reserve = 400 if data.diff else 0  # room left for "Diff truncated ..." at least
+        before += _shipping_text(
+            shipping, limit - len(before) - len(after) - diff_note_reserve, data.forge_kind
+        )
     if not data.diff:
         return _cut(before + after, limit)
     fence = _fence(data.diff)

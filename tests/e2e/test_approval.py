@@ -45,12 +45,34 @@ apps:
   api:
     image: registry.example.com/acme/api
     source_repo: "https://gitlab.example.com/acme/api"
+    source_ref: "{{{{ tag }}}}"
     files: [{{file: values.yaml, key: api.image.tag}}]
 """
 GITLAB = '{type: gitlab, url: "https://gitlab.example.com", project: acme/environments}'
 GITHUB = "{type: github, project: acme/environments}"
 
 GL = "https://gitlab.example.com/api/v4"
+# what ships: the app's commits between the two tags (GitLab compare API)
+COMPARE = f"{GL}/projects/acme%2Fapi/repository/compare"
+COMPARE_PATH = "/api/v4/projects/acme%2Fapi/repository/compare"
+SHIPPED = {
+    "commit": None,
+    "commits": [
+        {
+            "id": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+            "short_id": "9f86d081",
+            "title": "fix: checkout total",
+            "author_name": "Ann Dev",
+            "author_email": "ann@example.com",
+            "created_at": "2026-11-30T09:00:00.000+01:00",
+            "message": "fix: checkout total\n",
+        }
+    ],
+    "diffs": [],
+    "compare_timeout": False,
+    "compare_same_ref": False,
+    "web_url": "https://gitlab.example.com/acme/api/-/compare/1.3.0...1.4.0",
+}
 MRS = f"{GL}/projects/acme%2Fenvironments/merge_requests"
 MR_PATH = "/api/v4/projects/acme%2Fenvironments/merge_requests"
 # PyGithub spells the default port out
@@ -129,6 +151,7 @@ def test_gitlab_create_update_unchanged_and_close(run_cli: Any, repo: Path, tmp_
 
     # 1. first run: one merge request, with labels, reviewer, assignee and auto-merge
     with responses.RequestsMock(assert_all_requests_are_fired=True) as api:
+        api.get(COMPARE, json=SHIPPED)
         api.get(MRS, json=[])
         api.get(f"{GL}/users", json=[gitlab_user(42, "ops")])
         api.get(f"{GL}/users", json=[gitlab_user(43, "alice")])
@@ -137,19 +160,22 @@ def test_gitlab_create_update_unchanged_and_close(run_cli: Any, repo: Path, tmp_
         first = bump(run_cli, config, repo, "1.4.0", **ci)
         assert first.exit_code == 0, first.output
         assert calls(api) == [
+            ("GET", COMPARE_PATH),
             ("GET", MR_PATH),
             ("GET", "/api/v4/users"),
             ("GET", "/api/v4/users"),
             ("POST", MR_PATH),
             ("PUT", f"{MR_PATH}/12/merge"),
         ]
-        assert query(api.calls[0]) == {
+        assert query(api.calls[0]) == {"from": ["1.3.0"], "to": ["1.4.0"]}
+        assert api.calls[0].request.headers["PRIVATE-TOKEN"] == TOKEN  # the configured forge's host
+        assert query(api.calls[1]) == {
             "state": ["opened"],
             "source_branch": [BRANCH],
             "target_branch": ["production"],
             "per_page": ["100"],
         }
-        created = body(api.calls[3])
+        created = body(api.calls[4])
         assert {k: created[k] for k in ("source_branch", "target_branch", "title", "labels")} == {
             "source_branch": BRANCH,
             "target_branch": "production",
@@ -157,7 +183,7 @@ def test_gitlab_create_update_unchanged_and_close(run_cli: Any, repo: Path, tmp_
             "labels": "promotion",
         }
         assert created["reviewer_ids"] == [42] and created["assignee_ids"] == [43]
-        assert body(api.calls[4])["merge_when_pipeline_succeeds"] is True
+        assert body(api.calls[5])["merge_when_pipeline_succeeds"] is True
         description = created["description"]
     data = json.loads(first.stdout)
     assert (data["result"], data["request_action"]) == ("mr", "created")
@@ -175,6 +201,12 @@ def test_gitlab_create_update_unchanged_and_close(run_cli: Any, repo: Path, tmp_
         in (description)
     )
     assert '-    tag: "1.3.0"  # deployed by promoter' in description
+    # what ships: the application's commits between the two versions, with authors and links
+    assert "**api** `1.3.0` → `1.4.0`: 1 commit, [compare]" in description
+    assert (
+        "- [`9f86d081884c`](https://gitlab.example.com/acme/api/-/commit/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b)"
+        " fix\\: checkout total (Ann Dev)" in description
+    )
     assert "by dev\\_\\*one\\*" in description
     assert "\\<img src=x\\> \\*\\*Release\\*\\* \\@everyone \\[x\\]\\(http\\:" in description
     assert "<img" not in description.replace("\\<img", "")
@@ -182,6 +214,7 @@ def test_gitlab_create_update_unchanged_and_close(run_cli: Any, repo: Path, tmp_
 
     # 2. a new tag: the same request is updated in place (no second one), the branch rebuilt
     with responses.RequestsMock(assert_all_requests_are_fired=True) as api:
+        api.get(COMPARE, json=SHIPPED)
         api.get(
             MRS,
             json=[gitlab_mr(12, target="production", description=description, labels=["promotion"])],
@@ -190,8 +223,13 @@ def test_gitlab_create_update_unchanged_and_close(run_cli: Any, repo: Path, tmp_
         api.put(f"{MRS}/12/merge", json=gitlab_mr(12))
         second = bump(run_cli, config, repo, "1.5.0")
         assert second.exit_code == 0, second.output
-        assert calls(api) == [("GET", MR_PATH), ("PUT", f"{MR_PATH}/12"), ("PUT", f"{MR_PATH}/12/merge")]
-        update = body(api.calls[1])
+        assert calls(api) == [
+            ("GET", COMPARE_PATH),
+            ("GET", MR_PATH),
+            ("PUT", f"{MR_PATH}/12"),
+            ("PUT", f"{MR_PATH}/12/merge"),
+        ]
+        update = body(api.calls[2])
         assert update["title"] == "api: production -> 1.5.0"
         assert parse_metadata(update["description"])["apps"]["api"]["new"] == "1.5.0"  # type: ignore[index]
         assert "labels" not in update and "add_labels" not in update
@@ -202,11 +240,12 @@ def test_gitlab_create_update_unchanged_and_close(run_cli: Any, repo: Path, tmp_
 
     # 3. the same tag again: the branch already holds it; the request is left as it is
     with responses.RequestsMock(assert_all_requests_are_fired=True) as api:
+        api.get(COMPARE, json=SHIPPED)
         api.get(MRS, json=[gitlab_mr(12, target="production", title="api: production -> 1.5.0",
                                      description=latest, labels=["promotion"])])  # fmt: skip
         same = bump(run_cli, config, repo, "1.5.0")
         assert same.exit_code == 0, same.output
-        assert calls(api) == [("GET", MR_PATH)]
+        assert calls(api) == [("GET", COMPARE_PATH), ("GET", MR_PATH)]
     assert json.loads(same.stdout)["request_action"] == "unchanged"
 
     # 4. production already runs 1.3.0: nothing to change, the stale request is closed, branch deleted
@@ -234,6 +273,7 @@ def test_gitlab_create_update_unchanged_and_close(run_cli: Any, repo: Path, tmp_
 def test_gitlab_429_is_retried(run_cli: Any, repo: Path, tmp_path: Path) -> None:
     config = write_config(tmp_path, GITLAB)
     with responses.RequestsMock(assert_all_requests_are_fired=True) as api:
+        api.get(COMPARE, json=SHIPPED)
         api.get(MRS, status=429, headers={"Retry-After": "0"}, json={"message": "429 Too Many Requests"})
         api.get(MRS, json=[gitlab_mr(12, target="production", labels=["promotion"])])
         api.put(f"{MRS}/12", json=gitlab_mr(12, target="production"))
@@ -241,6 +281,7 @@ def test_gitlab_429_is_retried(run_cli: Any, repo: Path, tmp_path: Path) -> None
         result = bump(run_cli, config, repo, "1.4.0")
         assert result.exit_code == 0, result.output
         assert calls(api) == [
+            ("GET", COMPARE_PATH),
             ("GET", MR_PATH),
             ("GET", MR_PATH),
             ("PUT", f"{MR_PATH}/12"),
@@ -441,7 +482,7 @@ def _body_input(diff: str, forge: str) -> BodyInput:
     )
 
 
-@pytest.mark.parametrize(("forge", "limit"), [("github", 65_536), ("gitlab", 1_000_000)])
+@pytest.mark.parametrize(("forge", "limit"), [("github", 65_536), ("gitlab", 1_048_576)])
 def test_a_huge_diff_is_cut_to_the_forge_limit_with_a_note(forge: str, limit: int) -> None:
     diff = "".join(f"+line {n} {'x' * 60}\n" for n in range(20_000))  # ~1.4 MB
     text = render_body(_body_input(diff, forge))
