@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,8 +48,21 @@ def isolated_environment(
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.com")
     (home / ".gitconfig").write_text('[init]\n\tdefaultBranch = main\n[protocol "file"]\n\tallow = always\n')
     masking.clear()
+    _reset_promoter_logger()
     yield home
     masking.clear()
+    _reset_promoter_logger()
+
+
+def _reset_promoter_logger() -> None:
+    """Undo what a command run in-process did to the ``promoter`` logger (its own handler, no
+    propagation), so a later test's ``caplog`` sees promoter's records whatever ran before it."""
+    logger = logging.getLogger("promoter")
+    for handler in list(logger.handlers):
+        if getattr(handler, "_promoter", False):
+            logger.removeHandler(handler)
+    logger.propagate = True
+    logger.setLevel(logging.NOTSET)
 
 
 @pytest.fixture
