@@ -6,7 +6,7 @@
 | 1 | operational failure: git, network, forge API, registry, kubectl |
 | 2 | usage or configuration error |
 | 3 | bad input: unparsable YAML, key not found, invalid image reference, template error, unsafe target |
-| 4 | refused by a safety guard: downgrade, approval required, image missing, GC or prune guard |
+| 4 | refused by a safety guard: downgrade, approval required, image missing, GC or prune guard, a gate |
 | 5 | gave up after concurrent-update retries |
 | 6 | the deployment failed (degraded, sync or apply failed), seen while waiting |
 | 7 | timed out waiting for the deployment |
@@ -30,7 +30,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_INPUT: "bad input: YAML that does not parse, key not found, invalid image reference, "
     "template error, unsafe target",
     EXIT_REFUSED: "refused by a safety guard: downgrade, approval required, image missing in registry, "
-    "GC or prune guard",
+    "GC or prune guard, a gate (freeze window, hold, soak, required checks)",
     EXIT_CONCURRENCY: "gave up after concurrent-update retries",
     EXIT_DEPLOY_FAILED: "the deployment failed (degraded, sync or apply failed), seen while waiting",
     EXIT_DEPLOY_TIMEOUT: "timed out waiting for the deployment",

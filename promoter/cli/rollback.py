@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from promoter.cli.context import open_cli_session
+from promoter.cli.wait import wait_options
 
 
 @click.command("rollback")
@@ -25,6 +26,7 @@ from promoter.cli.context import open_cli_session
 @click.option(
     "--no-verify-image", is_flag=True, help="With --force: skip the registry check that TAG exists."
 )
+@wait_options
 def rollback(
     env: str,
     app: str,
@@ -34,6 +36,9 @@ def rollback(
     dry_run: bool,
     override: str | None,
     no_verify_image: bool,
+    wait: bool,
+    wait_timeout: int | None,
+    no_report: bool,
 ) -> None:
     """Roll APP in ENV back to the version that ran before (from the env repo's history), and hold it
     there: later bumps and promotions leave it alone until `promoter release ENV --app APP`. Not refused
@@ -60,6 +65,18 @@ def rollback(
         lines[0] += f" (ran in {result.env} from {ran.committed:%Y-%m-%d %H:%M UTC}, {ran.commit[:12]})"
     lines.append(f"{result.app} held in {result.env}: {result.hold.reason}")
     lines += result.gates.notes()
-    report_delivery(
-        session, result.delivery, result.as_dict(), lines, env_url=session.config.environment(env).url
+    env_url = session.config.environment(env).url
+    if not (wait or wait_timeout) or result.delivery.result == "dry-run":
+        report_delivery(session, result.delivery, result.as_dict(), lines, env_url=env_url)
+        return
+    from promoter.cli.wait import wait_after_delivery
+    from promoter.workflows.wait import WaitRequest
+
+    request = WaitRequest(
+        env=env,
+        apps=(result.app,),
+        timeout_seconds=wait_timeout,
+        report=not no_report,
+        labels={result.app: result.target},
     )
+    wait_after_delivery(session, result.delivery, result.as_dict(), lines, env_url=env_url, request=request)

@@ -1,7 +1,9 @@
 """``environments.<name>.freeze:``: windows in which promoter changes nothing in an environment.
 
 A window is either absolute (``from`` .. ``until``, two timestamps with a UTC offset) or recurring (``days``
-of the week, ``start`` .. ``end`` as ``HH:MM`` in ``timezone``; it may cross midnight: ``end`` < ``start``).
+of the week, ``start`` .. ``end`` as ``HH:MM`` in ``timezone``; it may cross midnight: ``end`` < ``start``;
+``end: "24:00"`` is the end of the day). ``bump``, ``promote`` and ``rollback`` into a frozen environment are
+refused (exit 4) unless ``--override-gates REASON`` (:mod:`promoter.gates.freeze` decides, DST-proof).
 """
 
 import re

@@ -49,10 +49,20 @@ class Promotion(Section, frozen=True):
         ),
     ] = ()
     soak_seconds: Annotated[
-        Seconds, duration_doc("How long a version must have run in FROM before it may go to TO.", minimum=0)
+        Seconds,
+        duration_doc(
+            "How long a version must have run in FROM before it may go to TO: from the commit that set it "
+            "there, or from when it was reported healthy when FROM has `deploy: {commit-status: ...}`. "
+            "`promote` skips (and lists) the apps that have not soaked yet.",
+            minimum=0,
+        ),
     ] = msgspec.field(default=0, name="soak")
     checks: Annotated[
-        tuple[Text, ...], describe("Commit statuses (check names) that must have succeeded in FROM.")
+        tuple[Text, ...],
+        describe(
+            "Commit statuses (on GitHub also check runs) that must have succeeded on FROM's branch head "
+            "before anything is promoted; needs a forge."
+        ),
     ] = ()
 
     def check(self) -> None:

@@ -165,18 +165,23 @@ class AppHistory:
     def walk(self, done: Callable[[AppHistory], bool], *, everything: bool = False) -> AppHistory:
         """Read on until ``done(self)`` or the branch's first commit; returns self. History is fetched in
         growing steps only while ``done`` says more is needed (``everything``: all of it at once)."""
+        from promoter.progress import heartbeat
+
         if self._batches is None:
             self._walk = self.repo.history(self.env.branch, under=self.env.path or "", everything=everything)
             self._batches = self._walk.batches()
-        while not self.complete and not done(self):
-            batch = next(self._batches, None)
-            if batch is None:
-                self._finish()
-                break
-            for start in range(0, len(batch), _CHUNK):
-                self._read(batch[start : start + _CHUNK])
-            if self._walk is not None and self._walk.complete:
-                self._finish()
+        with heartbeat(f"history: reading {self.env.branch}") as shown:
+            shown.unit = "commits"
+            while not self.complete and not done(self):
+                batch = next(self._batches, None)
+                if batch is None:
+                    self._finish()
+                    break
+                for start in range(0, len(batch), _CHUNK):
+                    self._read(batch[start : start + _CHUNK])
+                    shown.update(self.commits_read)
+                if self._walk is not None and self._walk.complete:
+                    self._finish()
         return self
 
     def _read(self, chunk: list[LogEntry]) -> None:

@@ -253,3 +253,20 @@ def test_forge_limits(forge: str, limit: int) -> None:
     from promoter.workflows.request_body import BODY_LIMITS
 
     assert BODY_LIMITS[forge] == limit
+
+
+def test_a_refused_compare_never_shows_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    cfg = config(
+        '{type: github, url: "https://github.com", project: acme/environments}',
+        "    image: registry.example.com/acme/api\n    files: [values.yaml]\n"
+        "    source_repo: https://github.com/acme/api\n    source_ref: 'v{{ tag }}'\n",
+    )
+    url = "https://api.github.com/repos/acme/api/compare/v1.4.1...v1.4.2"
+    with caplog.at_level(logging.DEBUG), responses.RequestsMock(assert_all_requests_are_fired=True) as api:
+        api.get(url, status=401, json={"message": f"Bad credentials {GH_TOKEN}"})
+        [ship] = what_ships(cfg, [{"app": "api", "old": "1.4.1", "new": "1.4.2"}], {"GITHUB_TOKEN": GH_TOKEN})
+    assert ship.problem == "https://github.com/acme/api answered HTTP 401 to the comparison"
+    body = _body([ship])
+    assert GH_TOKEN not in body and GH_TOKEN not in caplog.text and GH_TOKEN not in str(ship.as_dict())
