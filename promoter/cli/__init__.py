@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "set-image": "promoter.cli.set_image:set_image",
     "bump": "promoter.cli.bump:bump",
     "promote": "promoter.cli.promote:promote",
+    "update": "promoter.cli.update:update",
     "status": "promoter.cli.status:status",
     "history": "promoter.cli.history:history",
     "hold": "promoter.cli.hold:hold",

@@ -11,6 +11,16 @@ __all__ = ["STRATEGIES", "UpdatePolicy"]
 STRATEGIES = ("semver", "digest", "newest-build", "alphabetical", "numerical")
 
 
+def _range_problem(text: str) -> str | None:
+    import semantic_version  # type: ignore[import-untyped]
+
+    try:
+        semantic_version.NpmSpec(text)
+    except ValueError:
+        return "not an npm-style version range (e.g. ^1.2, ~1.2.3, >=1.2 <2 || 3.x, *)"
+    return None
+
+
 def _regex_problem(text: str) -> str | None:
     try:
         re.compile(text)
@@ -43,25 +53,36 @@ class UpdatePolicy(Section, frozen=True):
     strategy: Annotated[
         Literal["semver", "digest", "newest-build", "alphabetical", "numerical"],
         describe(
-            "`semver`: the highest version in `constraint`; `digest`: pin the digest `tag` points to; "
-            "`newest-build`: the most recently pushed tag; `alphabetical`/`numerical`: the highest "
-            "`version` group of `tags`."
+            "`semver`: the highest version in `constraint` (`1.10` > `1.9`; build metadata after `_`, "
+            "as `+` is not allowed in a tag); `digest`: pin the digest `tag` points at now, written where "
+            "the file keeps digests (Helm `digest:`, `tag@sha256:...`, Kustomize `digest:`); "
+            "`newest-build`: the tag whose image was built last (its config's `created`); "
+            "`alphabetical`/`numerical`: the highest `version` group of `tags`, as text or as a number. "
+            "Never moves an app back to an older version than it runs."
         ),
     ] = "semver"
     constraint: Annotated[
-        Text, describe("npm-style version range for `semver`, e.g. `^1.2`, `~1.2.3`, `>=1.2 <2`.")
+        Text,
+        describe(
+            "npm-style version range for `semver`, e.g. `^1.2`, `~1.2.3`, `>=1.2 <2 || 3.x`; a pre-release "
+            "is chosen only when the range names a pre-release of the same version (`>=2.0.0-rc.0`).",
+            check=_range_problem,
+            type_text="version range",
+        ),
     ] = "*"
     tag: Annotated[Text | None, describe("The moving tag whose digest `digest` pins, e.g. `latest`.")] = None
     tags: Annotated[
         Text | None,
         describe(
-            "Regular expression the tags must match; a named group `version` gives the sort key "
-            "(required for `alphabetical` and `numerical`).",
+            "Regular expression the tags must match (searched: anchor it with `^...$`); a named group "
+            "`version` gives the part compared (required for `alphabetical` and `numerical`).",
             check=_regex_problem,
             type_text="regular expression",
         ),
     ] = None
-    ignore: Annotated[tuple[Text, ...], describe("Tags or glob patterns never chosen, e.g. `*-rc*`.")] = ()
+    ignore: Annotated[
+        tuple[Text, ...], describe("Tags or glob patterns never chosen, e.g. `latest`, `*-rc*`.")
+    ] = ()
     environments: Annotated[
         tuple[Text, ...] | None,
         describe(

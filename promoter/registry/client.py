@@ -7,16 +7,23 @@ as "image exists".
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from promoter.errors import ImageMissingError
+from promoter.errors import ConfigError, ImageMissingError
 from promoter.imageref import ImageRef
 from promoter.registry.addresses import api_repository, registry_base_url, registry_host
 from promoter.registry.auth import Authenticator
 from promoter.registry.credentials import CREDENTIAL_HINT, CredentialStore
-from promoter.registry.transport import DEFAULT_TIMEOUT, Transport, error_codes, registry_error
+from promoter.registry.transport import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_TIMEOUT,
+    Transport,
+    error_codes,
+    registry_error,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -29,6 +36,7 @@ MANIFEST_ACCEPT = ", ".join(
     (MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST_LIST, MEDIA_DOCKER_MANIFEST)
 )
 _MAX_TAG_PAGES = 1000
+CONCURRENCY_VARIABLE = "PROMOTER_REGISTRY_CONCURRENCY"
 
 
 class RegistryClient:
@@ -42,8 +50,15 @@ class RegistryClient:
         session: requests.Session | None = None,
     ) -> None:
         self._environ = environ
-        self._transport = Transport(timeout=timeout, session=session)
+        self._transport = Transport(
+            timeout=timeout, session=session, concurrency=registry_concurrency(environ)
+        )
         self._auth = Authenticator(self._transport, CredentialStore(environ))
+
+    @property
+    def calls(self) -> dict[str, int]:
+        """HTTP requests sent so far, per registry host."""
+        return dict(self._transport.calls)
 
     def manifest_digest(self, ref: ImageRef) -> str | None:
         """The digest of the manifest ``ref`` points at, or ``None`` when the tag does not exist."""
@@ -63,13 +78,21 @@ class RegistryClient:
     def exists(self, ref: ImageRef) -> bool:
         return self.manifest_digest(ref) is not None
 
-    def list_tags(self, ref: ImageRef) -> list[str]:
-        """All tags of ``ref``'s repository, following ``Link`` pagination (empty for an unknown name)."""
-        url: str | None = f"{self._base_url(ref)}/v2/{api_repository(ref)}/tags/list"
+    def list_tags(
+        self, ref: ImageRef, *, page_size: int | None = None, on_page: Callable[[int], None] | None = None
+    ) -> list[str]:
+        """All tags of ``ref``'s repository, following ``Link`` pagination (empty for an unknown name).
+
+        ``page_size`` asks for that many tags per page (``n=``); ``on_page(count)`` hears of each page.
+        """
+        first = f"{self._base_url(ref)}/v2/{api_repository(ref)}/tags/list"
+        url: str | None = first if page_size is None else f"{first}?n={page_size}"
         tags: list[str] = []
-        for _ in range(_MAX_TAG_PAGES):
+        for pages in range(_MAX_TAG_PAGES):
             if url is None:
                 return tags
+            if pages and on_page is not None:
+                on_page(pages)
             response = self._request("GET", url, ref)
             if response.status_code == 404:
                 return tags
@@ -174,6 +197,17 @@ def _platform_manifest(manifests: list[Any]) -> str | None:
         if platform.get("os") == "linux" and platform.get("architecture") == "amd64":
             return str(item["digest"])
     return str(images[0]["digest"]) if images else None
+
+
+def registry_concurrency(environ: Mapping[str, str] | None) -> int:
+    """Requests in flight per registry: ``PROMOTER_REGISTRY_CONCURRENCY`` (a positive number), default 4."""
+    env = os.environ if environ is None else environ
+    raw = env.get(CONCURRENCY_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_CONCURRENCY
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{CONCURRENCY_VARIABLE} must be a whole number of at least 1, not {raw!r}")
+    return int(raw)
 
 
 def verify_image(

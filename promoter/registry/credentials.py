@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -73,11 +74,13 @@ class CredentialStore:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = environ
         self._found: dict[str, Credential | None] = {}
+        self._lock = threading.Lock()  # threads listing one registry ask its helper once
 
     def get(self, host: str) -> Credential | None:
-        if host not in self._found:
-            self._found[host] = registry_credentials(host, self._environ)
-        return self._found[host]
+        with self._lock:
+            if host not in self._found:
+                self._found[host] = registry_credentials(host, self._environ)
+            return self._found[host]
 
 
 def _env_pair(env: Mapping[str, str], user_var: str, password_var: str) -> Credential | None:

@@ -54,6 +54,7 @@ def test_github_workflows_match_the_schema() -> None:
         "promote.yml",
         "preview-gc.yml",
         "release.yml",
+        "update.yml",
     }
     check_jsonschema("vendor.github-workflows", *WORKFLOWS)
 
@@ -187,6 +188,19 @@ def test_preview_workflow_events_and_concurrency() -> None:
     assert "pull_request_target" not in json.dumps(workflow["on"])
 
 
+def test_update_workflow_is_scheduled_and_scopes_the_registry_credentials() -> None:
+    workflow = load_yaml(GITHUB / "update.yml")
+    assert isinstance(workflow, dict)
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"} and workflow["on"]["schedule"][0]["cron"]
+    assert workflow["concurrency"]["cancel-in-progress"] is False  # a run is never cut off mid-push
+    (step,) = [
+        s for s in workflow["jobs"]["update"]["steps"] if str(s.get("uses", "")).startswith("promoter-dev/")
+    ]
+    assert step["with"]["command"] == "update"
+    assert step["env"]["PROMOTER_REGISTRY_HOST"] == "ghcr.io"
+    assert workflow["jobs"]["update"]["permissions"] == {"packages": "read"}
+
+
 def test_release_workflow_publishes_with_trusted_publishing_sbom_and_signature() -> None:
     jobs = _jobs(GITHUB / "release.yml")
     text = (GITHUB / "release.yml").read_text()
@@ -227,6 +241,10 @@ def test_gitlab_pipeline_shape() -> None:
     assert pipeline["promote-production"]["resource_group"] == "promoter-production"
     assert "schedule" in pipeline["preview-gc"]["rules"][0]["if"]
     assert "promoter preview gc" in pipeline["preview-gc"]["script"]
+    assert pipeline["update-images"]["rules"] == [
+        {"if": '$CI_PIPELINE_SOURCE == "schedule" && $PROMOTER_TASK == "update"'}
+    ]
+    assert pipeline["update-images"]["script"] == ["promoter update"]
 
 
 _IMAGE_BLOCK = '  image:\n    name: $PROMOTER_IMAGE\n    entrypoint: [""]\n'
@@ -335,7 +353,13 @@ def test_release_pipeline_includes_every_component_and_releases_on_a_tag(tmp_pat
     on_branch = _listed_jobs(project, env)
     on_tag = _listed_jobs(project, env, f"CI_COMMIT_TAG={version}")
     checks = {name for name in on_branch if name.startswith("check-")}
-    assert {"check-bump", "check-preview-up", "check-preview-down", "check-preview-gc"} <= checks
+    assert {
+        "check-bump",
+        "check-preview-up",
+        "check-preview-down",
+        "check-preview-gc",
+        "check-update",
+    } <= checks
     assert {on_tag[name] for name in checks} == {"never"}, "the included jobs never run in this project"
     assert on_branch["catalog-release"] == "never" and on_tag["catalog-release"] == "on_success"
     passed = gitlab_ci_local(project, env, "component-image-version", f"CI_COMMIT_TAG={version}")

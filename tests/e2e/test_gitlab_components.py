@@ -27,7 +27,7 @@ from tests.support.citools import (
     job_environment,
     needs_node,
 )
-from tests.support.gitrepos import git
+from tests.support.gitrepos import git, make_remote
 from tests.support.registry import push_image
 
 TEMPLATES = ROOT / "templates"
@@ -73,7 +73,7 @@ def _variants(inputs: dict[str, dict[str, object]]) -> list[dict[str, object]]:
 
 
 def test_the_components_are_the_documented_ones() -> None:
-    assert {"bump", "promote", "preview", "preview-gc"} <= set(COMPONENTS)
+    assert {"bump", "promote", "preview", "preview-gc", "update"} <= set(COMPONENTS)
     index = (TEMPLATES / "README.md").read_text()
     for name in COMPONENTS:
         assert f"[`{name}`]({name}/README.md)" in index, f"templates/README.md does not list {name}"
@@ -162,6 +162,9 @@ def test_component_job_shapes() -> None:
     assert down["environment"]["action"] == "stop" and down["rules"][0]["when"] == "manual"
     gc = jobs("preview-gc")["promoter-preview-gc"]
     assert gc["rules"][0]["if"] == '$CI_PIPELINE_SOURCE == "schedule" && $PROMOTER_TASK == "preview-gc"'
+    update = jobs("update", environments="staging qa")["promoter-update"]
+    assert update["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule" && $PROMOTER_TASK == "update"'}]
+    assert update["script"] == [f'promoter --repo "{ENV_REPO_URL}" update staging qa']
 
 
 # -------------------------------------------------------------------------------------------------
@@ -241,6 +244,31 @@ def test_preview_component_runs_up_and_down(tmp_path: Path) -> None:
     assert down.returncode == 0, down.stdout + down.stderr
     files = git("ls-tree", "-r", "--name-only", "dynamic-envs", cwd=remote).splitlines()
     assert not [f for f in files if f.startswith("apps/")], files
+
+
+@needs_node
+@pytest.mark.slow
+def test_update_component_runs_in_a_scheduled_pipeline(tmp_path: Path, registry_server) -> None:
+    image = registry_server.ref("ci/update")
+    push_image(registry_server.base_url, "ci/update", "1.4.0")
+    config = (
+        'version: 1\ngit: {author: "promoter <promoter@example.com>"}\nenvironments: {staging: {branch: staging}}\n'
+        f"apps: {{api: {{image: '{image}', files: [{{file: values.yaml, key: image.tag}}], update: {{constraint: '^1'}}}}}}\n"
+    )
+    remote = make_remote(
+        tmp_path,
+        {"promoter.yaml": config, "values.yaml": 'image:\n  tag: "1.0.0"\n'},
+        branches=("main", "staging"),
+    )
+    project = _component_project(tmp_path, [_include("update", **{"env-repo": str(remote)})])
+    env = job_environment(tmp_path)
+    done = gitlab_ci_local(
+        project, env, "promoter-update", "CI_PIPELINE_SOURCE=schedule", "PROMOTER_TASK=update"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert git("show", "staging:values.yaml", cwd=remote) == 'image:\n  tag: "1.4.0"'
+    assert "Promoter-App: api" in git("log", "-1", "--format=%B", "staging", cwd=remote)
+    assert "PROMOTER_RESULT=changed" in (project / "promoter.env").read_text()
 
 
 def test_no_stray_component_files() -> None:

@@ -90,3 +90,24 @@ def test_helper_secret_leaks_nowhere(
     assert _files_holding(Path(os.environ["HOME"]), secrets) == []
     calls = (tmp_path / "bin" / "test.calls").read_text()  # what the helper was given: no secret
     assert [secret for secret in secrets if secret in calls] == []
+
+
+def test_update_with_a_helper_leaks_nothing(
+    setup: tuple[Path, Path, dict[str, str]],
+    auth_registry_server: RegistryServer,
+    proc_cmdlines: list[str],
+    tmp_path: Path,
+) -> None:
+    remote, config, env = setup
+    user, password = auth_registry_server.auth or ("", "")
+    config.write_text(config.read_text().replace("files: [values.yaml]", "files: [values.yaml], update: {}"))
+    done = _promoter(env, "--config", str(config), "--repo", str(remote), "update")
+    assert done.returncode == 0, done.stderr
+    assert "tag: '2.0'" in remote_text(remote, "main", "values.yaml")
+    dry = _promoter(env, "--config", str(config), "--repo", str(remote), "-o", "json", "update", "--dry-run")
+    assert dry.returncode == 0 and json.loads(dry.stdout)["plan"][0]["status"] == "current"
+    secrets = [password, base64.b64encode(f"{user}:{password}".encode()).decode()]
+    texts = [done.stdout, done.stderr, dry.stdout, dry.stderr, *proc_cmdlines]
+    assert [secret for secret in secrets for text in texts if secret in text] == []
+    assert _files_holding(Path(env["TMPDIR"]), secrets) == []
+    assert _files_holding(Path(os.environ["HOME"]), secrets) == []

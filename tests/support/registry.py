@@ -18,8 +18,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import requests
 
 REGISTRY_BINARY = "docker-registry"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -32,6 +36,7 @@ class RegistryServer:
     host: str  # "127.0.0.1:PORT", the registry part of image references
     base_url: str  # "http://127.0.0.1:PORT"
     auth: tuple[str, str] | None = None  # (user, password) when htpasswd auth is on
+    log: Path | None = None  # the registry's output: one access line per request when access_log=True
 
     def ref(self, repository: str, tag: str | None = None) -> str:
         return f"{self.host}/{repository}" + (f":{tag}" if tag else "")
@@ -51,12 +56,12 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _write_config(directory: Path, port: int, htpasswd: Path | None) -> Path:
+def _write_config(directory: Path, port: int, htpasswd: Path | None, access_log: bool = False) -> Path:
     auth = f"auth:\n  htpasswd:\n    realm: promoter-tests\n    path: {htpasswd}\n" if htpasswd else ""
     config = directory / "config.yml"
     config.write_text(
         "version: 0.1\n"
-        "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+        f"log:\n  level: error\n  accesslog:\n    disabled: {'false' if access_log else 'true'}\n"
         f"storage:\n  filesystem:\n    rootdirectory: {directory / 'storage'}\n"
         "  delete:\n    enabled: true\n"
         f"http:\n  addr: 127.0.0.1:{port}\n" + auth
@@ -71,8 +76,11 @@ def _htpasswd_line(user: str, password: str) -> str:
 
 
 @contextlib.contextmanager
-def run_registry(directory: Path, *, auth: tuple[str, str] | None = None) -> Iterator[RegistryServer]:
-    """Start ``docker-registry serve`` on a free port; stop it on exit."""
+def run_registry(
+    directory: Path, *, auth: tuple[str, str] | None = None, access_log: bool = False
+) -> Iterator[RegistryServer]:
+    """Start ``docker-registry serve`` on a free port; stop it on exit. With ``access_log`` the registry
+    writes one line per request to ``server.log`` (see :func:`access_lines`)."""
     binary = shutil.which(REGISTRY_BINARY)
     if binary is None:
         pytest.skip(f"{REGISTRY_BINARY} is not installed (apt-get install docker-registry)")
@@ -81,7 +89,7 @@ def run_registry(directory: Path, *, auth: tuple[str, str] | None = None) -> Ite
         htpasswd = directory / "htpasswd"
         htpasswd.write_text(_htpasswd_line(*auth))
     port = _free_port()
-    config = _write_config(directory, port, htpasswd)
+    config = _write_config(directory, port, htpasswd, access_log)
     log = (directory / "registry.log").open("wb")
     process = subprocess.Popen(
         [binary, "serve", str(config)],
@@ -90,7 +98,7 @@ def run_registry(directory: Path, *, auth: tuple[str, str] | None = None) -> Ite
         stdin=subprocess.DEVNULL,
         preexec_fn=_die_with_parent,  # only sets the parent-death signal
     )
-    server = RegistryServer(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}", auth)
+    server = RegistryServer(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}", auth, directory / "registry.log")
     try:
         _wait_ready(server, process, directory / "registry.log")
         yield server
@@ -119,24 +127,35 @@ def _wait_ready(server: RegistryServer, process: subprocess.Popen[bytes], log: P
 
 
 def push_image(
-    base_url: str, name: str, tag: str, *, auth: tuple[str, str] | None = None, content: str = ""
+    base_url: str,
+    name: str,
+    tag: str,
+    *,
+    auth: tuple[str, str] | None = None,
+    content: str = "",
+    created: str | None = None,
+    session: requests.Session | None = None,
 ) -> str:
     """Push a config blob and an OCI manifest as ``name:tag``; return the manifest digest.
 
     ``content`` changes the config (and so the digest); by default it is derived from name and tag.
+    ``created`` is the config's build time (RFC 3339). Pass a ``session`` to push many images quickly.
     """
     import requests
 
-    config = json.dumps({"architecture": "amd64", "os": "linux", "promoter-test": content or f"{name}:{tag}"})
+    fields = {"architecture": "amd64", "os": "linux", "promoter-test": content or f"{name}:{tag}"}
+    if created is not None:
+        fields["created"] = created
+    config = json.dumps(fields)
     blob = config.encode()
     blob_digest = f"sha256:{hashlib.sha256(blob).hexdigest()}"
-    with requests.Session() as session:
-        session.auth = auth
-        started = session.post(f"{base_url}/v2/{name}/blobs/uploads/", timeout=10)
+    with contextlib.nullcontext(session) if session is not None else requests.Session() as http:
+        http.auth = auth
+        started = http.post(f"{base_url}/v2/{name}/blobs/uploads/", timeout=10)
         assert started.status_code == 202, started.text
         location = started.headers["Location"]
         upload_url = location if location.startswith("http") else f"{base_url}{location}"
-        done = session.put(
+        done = http.put(
             upload_url,
             params={"digest": blob_digest},
             data=blob,
@@ -152,7 +171,7 @@ def push_image(
                 "layers": [],
             }
         ).encode()
-        pushed = session.put(
+        pushed = http.put(
             f"{base_url}/v2/{name}/manifests/{tag}",
             data=manifest,
             headers={"Content-Type": OCI_MANIFEST},
@@ -162,6 +181,14 @@ def push_image(
         digest = pushed.headers["Docker-Content-Digest"]
         assert digest == f"sha256:{hashlib.sha256(manifest).hexdigest()}"
         return digest
+
+
+def access_lines(server: RegistryServer, needle: str = "") -> list[str]:
+    """The registry's access-log lines (``"GET /v2/NAME/tags/list HTTP/1.1" 200 ...``) containing ``needle``."""
+    assert server.log is not None
+    return [
+        line for line in server.log.read_text(errors="replace").splitlines() if '"' in line and needle in line
+    ]
 
 
 @pytest.fixture(scope="session")
