@@ -89,3 +89,14 @@ def test_docker_config_default_location_and_errors(tmp_path: Path) -> None:
 )
 def test_base_url_scheme(host: str, env: dict[str, str], url: str) -> None:
     assert registry_base_url(host, env) == url
+
+
+def test_promoter_registry_host_keeps_the_variables_to_one_registry() -> None:
+    env = {
+        "PROMOTER_REGISTRY_HOST": "https://Registry.Example.com:5000/",
+        "PROMOTER_REGISTRY_USER": "robot",
+        "PROMOTER_REGISTRY_PASSWORD": "scoped-pass-4321",
+    }
+    assert pair(registry_credentials("registry.example.com:5000", env)) == ("robot", "scoped-pass-4321")
+    assert registry_credentials("docker.io", env) is None  # never to Docker Hub's token service
+    assert registry_credentials("registry.example.com", env) is None  # another port is another registry
