@@ -26,22 +26,34 @@ _NONE = "-"
     type=click.IntRange(1, 10000),
     help="Tags per page asked of registries (n=); default: the registry's own page size.",
 )
+@click.option(
+    "--override-gates",
+    "override",
+    metavar="REASON",
+    help="Update frozen environments and held apps too; REASON is recorded in the commit and request.",
+)
 @click.pass_context
 def update(
-    ctx: click.Context, envs: tuple[str, ...], apps: tuple[str, ...], dry_run: bool, page_size: int | None
+    ctx: click.Context,
+    envs: tuple[str, ...],
+    apps: tuple[str, ...],
+    dry_run: bool,
+    page_size: int | None,
+    override: str | None,
 ) -> None:
     """Ask the registries which tags exist and move each app with an update: policy to the newest one it
     allows, in every environment it may change (default: every environment without approval).
 
     One tag listing per image repository, shared by every app using it. Each environment gets one commit
     listing every app that moved, or its approval request. A registry that cannot answer skips its apps;
-    the others are still updated, and the exit code is 1 at the end.
+    the others are still updated, and the exit code is 1 at the end. An environment in a freeze window is
+    skipped and a held app is not moved (both said, exit 0), unless --override-gates REASON.
     """
     from promoter.workflows.update import UpdateOptions
     from promoter.workflows.update import update as run_update
 
     session = open_cli_session()
-    options = UpdateOptions(envs=envs, apps=apps, dry_run=dry_run, page_size=page_size)
+    options = UpdateOptions(envs=envs, apps=apps, dry_run=dry_run, page_size=page_size, override=override)
     result = run_update(session, options)
     _report(session, result)
     if result.problems:
@@ -93,9 +105,15 @@ def render_table(result: UpdateResult) -> str:
 def render_text(result: UpdateResult) -> str:
     from promoter.cli.report import delivery_text
 
-    out = [render_table(result) if result.rows else "nothing to update: no app may be updated here"]
+    out = [f"skipped {skip.env}: {skip.block.message}" for skip in result.skipped]
+    if result.rows:
+        out.append(render_table(result))
+    elif not result.skipped:
+        out.append("nothing to update: no app may be updated here")
     for outcome in result.environments:
         lines = [f"{app.app}: {', '.join(app.old_tags) or '(none)'} -> {app.image}" for app in outcome.apps]
+        if outcome.gates is not None:
+            lines += outcome.gates.notes()
         out.append("")
         out.append(f"{outcome.env}:")
         out.append(delivery_text(outcome.delivery, lines))
@@ -106,15 +124,16 @@ def render_text(result: UpdateResult) -> str:
 
 
 def summary_markdown(result: UpdateResult) -> str:
-    lines = [
-        f"### promoter update: {result.result}",
-        "",
-        "| app | env | current | candidate | why |",
-        "|---|---|---|---|---|",
-    ]
+    from promoter.workflows.request_body import escape_md
+
+    lines = [f"### promoter update: {result.result}", ""]
+    lines += [f"- skipped **{skip.env}**: {escape_md(skip.block.message)}" for skip in result.skipped]
+    lines += [""] if result.skipped else []
+    lines += ["| app | env | current | candidate | why |", "|---|---|---|---|---|"]
     for row in result.rows:
         candidate = row.candidate if row.moves else _NONE
-        lines.append(f"| {row.app} | {row.env} | `{row.current or _NONE}` | `{candidate}` | {row.why} |")
+        why = escape_md(row.why)
+        lines.append(f"| {row.app} | {row.env} | `{row.current or _NONE}` | `{candidate}` | {why} |")
     for outcome in result.environments:
         if outcome.delivery.request_url:
             lines.append(f"\n{outcome.env}: approval request {outcome.delivery.request_url}")

@@ -64,6 +64,8 @@ class Transport:
     Requests`` (or a ``503`` with ``Retry-After``) is retried after the time the registry asks for (or a
     growing backoff), up to ``max_retries`` times and never waiting longer than ``max_wait`` at once. A
     registry that cannot be reached is remembered: later requests to it fail at once with the same error.
+    The first request to a registry goes alone (the others wait for its answer), so a registry that is down
+    is asked once, however many threads wanted it at the same moment.
     ``calls`` counts the HTTP requests sent per registry host (redirects and token requests included).
     """
 
@@ -86,6 +88,7 @@ class Transport:
         self._lock = threading.Lock()
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._down: dict[str, RegistryError] = {}
+        self._reached: dict[str, threading.Event] = {}  # host -> set once its first request has ended
         self.calls: Counter[str] = Counter()
 
     def _http(self) -> requests.Session:
@@ -138,8 +141,11 @@ class Transport:
     ) -> requests.Response:
         import requests
 
+        first = self._first_contact(host)
         down = self._down.get(host)
         if down is not None:
+            if first is not None:
+                first.set()
             raise down
         try:
             response = self._http().request(
@@ -154,10 +160,22 @@ class Transport:
         finally:
             with self._lock:
                 self.calls[host] += 1
+            if first is not None:
+                first.set()
         if response.history:
             with self._lock:
                 self.calls[host] += len(response.history)
         return response
+
+    def _first_contact(self, host: str) -> threading.Event | None:
+        """The event to set when this is the host's first request; else wait until that one ended."""
+        with self._lock:
+            reached = self._reached.get(host)
+            if reached is None:
+                reached = self._reached[host] = threading.Event()
+                return reached
+        reached.wait()  # bounded: the first request ends within its own time limit
+        return None
 
     def _mark_down(self, host: str, ref: ImageRef, problem: str, url: str) -> RegistryError:
         error = registry_error(ref, problem, where=url)

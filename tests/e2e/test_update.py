@@ -152,6 +152,7 @@ def test_plan_table_and_dry_run_change_nothing(
             "candidate": "1.11.0-rc.1",
             "image": f"{registry.host}/upd/api:1.11.0-rc.1",
             "why": "highest in >=1.11.0-rc.0 <2 of 11 tags",
+            "hold": None,
         }
     ]
     assert payload["environments"][0]["result"] == "dry-run"
@@ -521,3 +522,230 @@ def test_long_listings_report_progress(tmp_path: Path) -> None:
     )
     assert any("pages of tags" in line for line in lines)
     assert lines[-1].startswith("update: asking registries: done")
+
+
+# -- gates: a scheduled job respects freeze windows and holds ----------------------------------------------
+TWO_APPS = "api:\n  image: REG/upd/api:1.9\nworker:\n  image: REG/upd/api:1.2.0\n"
+CI = {"GITLAB_CI": "true", "GITLAB_USER_LOGIN": "alice", "CI_PIPELINE_URL": "https://ci.example.com/p/9"}
+
+
+def gated_setup(registry: RegistryServer, tmp_path: Path, *, staging: str = "") -> tuple[Path, Path, str]:
+    """staging and qa run api 1.9 and worker 1.2.0 (one file); both may be updated to ``^1``."""
+    values = TWO_APPS.replace("REG", registry.host)
+    remote = make_remote(tmp_path, {"values.yaml": values}, branches=("staging", "qa"))
+    config = tmp_path / "promoter.yaml"
+    config.write_text(
+        "version: 1\nenvironments:\n"
+        f"  staging: {{branch: staging{staging}}}\n"
+        "  qa: {branch: qa}\n"
+        "apps:\n"
+        f"  api: {{image: '{registry.host}/upd/api', files: [{{file: values.yaml, key: api.image}}],"
+        " update: {constraint: '^1'}}\n"
+        f"  worker: {{image: '{registry.host}/upd/api', files: [{{file: values.yaml, key: worker.image}}],"
+        " update: {constraint: '^1'}}\n"
+    )
+    return remote, config, values
+
+
+def freeze_around_now() -> tuple[str, str]:
+    """A freeze window that began an hour ago and ends in two hours (+01:00), and its end as shown."""
+    from datetime import datetime, timedelta, timezone
+
+    zone = timezone(timedelta(hours=1))
+    start = (datetime.now(timezone.utc) - timedelta(hours=1)).astimezone(zone).replace(microsecond=0)
+    until = (
+        (datetime.now(timezone.utc) + timedelta(hours=2)).astimezone(zone).replace(second=0, microsecond=0)
+    )
+    window = (
+        f', freeze: [{{from: "{start.isoformat()}", until: "{until.isoformat()}", reason: year-end freeze}}]'
+    )
+    return window, until.strftime("%Y-%m-%d %H:%M +01:00")
+
+
+def hold(run_cli: Any, config: Path, remote: Path, env: str, app: str, reason: str) -> None:
+    done = run_cli(
+        "--config", str(config), "--repo", str(remote), "hold", env, "--app", app, "--reason", reason, env=CI
+    )
+    assert done.exit_code == 0, done.output
+
+
+def test_a_frozen_environment_is_skipped_with_one_line_and_the_job_stays_green(
+    run_cli: Any, registry: RegistryServer, tmp_path: Path
+) -> None:
+    window, ends = freeze_around_now()
+    remote, config, values = gated_setup(registry, tmp_path, staging=window)
+    staging = git("rev-parse", "staging", cwd=remote)
+
+    done = run_update(run_cli, config, remote)
+    assert done.exit_code == 0, done.output
+    skipped = [line for line in done.stdout.splitlines() if line.startswith("skipped ")]
+    assert len(skipped) == 1, done.stdout
+    assert skipped[0].startswith("skipped staging: staging is frozen: year-end freeze (")
+    assert f"; it ends {ends} (" in skipped[0] and skipped[0].endswith(" UTC)")
+    assert done.stderr == ""
+    assert git("rev-parse", "staging", cwd=remote) == staging  # nothing pushed to the frozen environment
+    moved = values.replace(":1.9", f":{NEWEST_IN_1}").replace(":1.2.0", f":{NEWEST_IN_1}")
+    assert remote_text(remote, "qa", "values.yaml") == moved  # the other environment is updated
+
+    before = len(access_lines(registry, "/v2/upd/api/tags/list"))
+    code, payload = as_json(run_cli, config, remote, "staging")
+    assert code == 0 and payload["ok"] is True and payload["result"] == "unchanged"
+    assert payload["skipped"] == [
+        {
+            "env": "staging",
+            "gate": "freeze",
+            "reason": skipped[0].removeprefix("skipped staging: "),
+            "until": payload["skipped"][0]["until"],
+        }
+    ]
+    assert payload["skipped"][0]["until"].endswith("Z") and payload["plan"] == []
+    assert payload["registry_calls"]["total"] == 0  # a frozen environment is not even asked about
+    assert len(access_lines(registry, "/v2/upd/api/tags/list")) == before
+    assert git("rev-parse", "staging", cwd=remote) == staging
+
+
+def test_a_held_app_is_listed_with_who_and_why_while_the_others_move(
+    run_cli: Any, registry: RegistryServer, tmp_path: Path
+) -> None:
+    remote, config, values = gated_setup(registry, tmp_path)
+    hold(run_cli, config, remote, "staging", "worker", "memory leak")
+
+    done = run_update(run_cli, config, remote, "staging")
+    assert done.exit_code == 0, done.output
+    assert remote_text(remote, "staging", "values.yaml") == values.replace(":1.9", f":{NEWEST_IN_1}")
+    row = next(line for line in done.stdout.splitlines() if line.startswith("worker"))
+    assert row.split()[:4] == ["worker", "staging", "1.2.0", "-"]
+    assert "held by alice (https://ci.example.com/p/9) since " in row
+    assert row.endswith(f": memory leak; not moved to {NEWEST_IN_1}")
+    message = head_message(remote, "staging")
+    assert "Promoter-App: api\n" in message and f"Promoter-Versions: api={NEWEST_IN_1}\n" in message
+
+    code, payload = as_json(run_cli, config, remote, "staging", "--dry-run")
+    assert code == 0, payload
+    rows = {row["app"]: row for row in payload["plan"]}
+    assert rows["api"]["status"] == "current" and rows["api"]["hold"] is None
+    assert rows["worker"]["status"] == "held"
+    assert (rows["worker"]["candidate"], rows["worker"]["image"]) == (NEWEST_IN_1, None)
+    assert rows["worker"]["hold"]["by"] == "alice (https://ci.example.com/p/9)"
+    assert rows["worker"]["hold"]["reason"] == "memory leak"
+    assert payload["environments"] == []  # nothing else to move: no transaction
+
+
+def test_a_hold_placed_between_the_plan_and_the_push_counts(
+    run_cli: Any, registry: RegistryServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promoter.workflows import delivery
+
+    remote, config, values = gated_setup(registry, tmp_path)
+    real = delivery.deliver
+
+    def hold_first(*args: Any, **kwargs: Any) -> Any:
+        seed = tmp_path / "on-call"
+        git("clone", "-q", "-b", "staging", str(remote), str(seed), cwd=tmp_path)
+        (seed / ".promoter").mkdir()
+        (seed / ".promoter" / "holds.yaml").write_text(
+            'holds:\n  worker:\n    reason: "paged at 3am"\n    by: "bob"\n    at: "2026-01-05T03:00:00Z"\n'
+        )
+        git("add", "-A", cwd=seed)
+        git("commit", "-qm", "hold worker in staging", cwd=seed)
+        git("push", "-q", "origin", "staging", cwd=seed)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(delivery, "deliver", hold_first)
+    code, payload = as_json(run_cli, config, remote, "staging")
+    assert code == 0, payload
+    rows = {row["app"]: (row["status"], row["why"]) for row in payload["plan"]}
+    assert rows["api"][0] == "update"
+    assert rows["worker"] == (
+        "held",
+        f"held by bob since 2026-01-05 03:00 UTC: paged at 3am; not moved to {NEWEST_IN_1}",
+    )
+    assert remote_text(remote, "staging", "values.yaml") == values.replace(":1.9", f":{NEWEST_IN_1}")
+    assert [app["app"] for app in payload["environments"][0]["apps"]] == ["api"]
+
+
+def test_an_app_rolled_back_stays_rolled_back(run_cli: Any, registry: RegistryServer, tmp_path: Path) -> None:
+    remote, config, _ = gated_setup(registry, tmp_path)
+    assert run_update(run_cli, config, remote, "staging").exit_code == 0
+    assert f"api:\n  image: {registry.host}/upd/api:{NEWEST_IN_1}" in remote_text(
+        remote, "staging", "values.yaml"
+    )
+    rolled = run_cli(
+        "--config",
+        str(config),
+        "--repo",
+        str(remote),
+        "rollback",
+        "staging",
+        "--app",
+        "api",
+        "--reason",
+        "5xx",
+    )
+    assert rolled.exit_code == 0, rolled.output
+    rolled_back = remote_text(remote, "staging", "values.yaml")
+    assert f"api:\n  image: {registry.host}/upd/api:1.9\n" in rolled_back
+
+    code, payload = as_json(run_cli, config, remote, "staging")
+    assert code == 0, payload
+    api = next(row for row in payload["plan"] if row["app"] == "api")
+    assert api["status"] == "held" and api["current"] == "1.9"
+    assert api["hold"]["reason"] == f"rolled back from {NEWEST_IN_1} to 1.9: 5xx"
+    assert remote_text(remote, "staging", "values.yaml") == rolled_back  # still 1.9
+    assert payload["result"] == "unchanged"
+
+
+def test_override_gates_moves_held_apps_in_a_frozen_environment_and_records_why(
+    run_cli: Any, registry: RegistryServer, tmp_path: Path
+) -> None:
+    window, _ = freeze_around_now()
+    remote, config, values = gated_setup(registry, tmp_path, staging=window)
+    hold(run_cli, config, remote, "staging", "worker", "memory leak")
+    empty = run_update(run_cli, config, remote, "staging", "--override-gates", "  ")
+    assert empty.exit_code == EXIT_USAGE and "--override-gates needs a reason" in empty.stderr
+    blank = run_update(run_cli, config, remote, "staging", env={"PROMOTER_UPDATE_OVERRIDE_GATES": " "})
+    assert (
+        blank.exit_code == EXIT_USAGE and "--override-gates needs a reason" in blank.stderr
+    )  # read, refused
+
+    code, payload = as_json(run_cli, config, remote, "staging", "--override-gates", "CVE-2026-0001 fix")
+    assert code == 0, payload
+    assert payload["skipped"] == []
+    worker = next(row for row in payload["plan"] if row["app"] == "worker")
+    assert worker["status"] == "update" and worker["hold"]["reason"] == "memory leak"
+    assert worker["why"].endswith("; held, moved with --override-gates")
+    gates = payload["environments"][0]["gates"]
+    assert gates["override"] == "CVE-2026-0001 fix"
+    assert [(block["gate"], block["app"]) for block in gates["passed"]] == [
+        ("freeze", None),
+        ("hold", "worker"),
+    ]
+    moved = values.replace(":1.9", f":{NEWEST_IN_1}").replace(":1.2.0", f":{NEWEST_IN_1}")
+    assert remote_text(remote, "staging", "values.yaml") == moved
+    message = head_message(remote, "staging")
+    assert "Promoter-Override: CVE-2026-0001 fix" in message
+    assert "Gates overridden (CVE-2026-0001 fix): staging is frozen: year-end freeze (" in message
+    assert "; worker is held in staging: held by alice" in message
+
+
+def test_history_lists_updates_changes_from_its_trailers(
+    run_cli: Any, registry: RegistryServer, tmp_path: Path
+) -> None:
+    remote, config, _ = gated_setup(registry, tmp_path)
+    done = run_update(run_cli, config, remote, "staging", env=CI)
+    assert done.exit_code == 0, done.output
+    message = head_message(remote, "staging")
+    assert f"Promoter-Versions: api={NEWEST_IN_1}, worker={NEWEST_IN_1}\n" in message
+    assert "Promoter-Actor: alice\n" in message and "Promoter-Run: https://ci.example.com/p/9" in message
+    assert "Promoter-Pipeline" not in message  # the scheduled job is no build the downgrade guard compares
+    commit = git("rev-parse", "staging", cwd=remote)
+
+    shown = run_cli("--config", str(config), "--repo", str(remote), "-o", "json", "history", "staging")
+    assert shown.exit_code == 0, shown.output
+    changes = json.loads(shown.stdout)["changes"]
+    newest = [change for change in changes if change["commit"] == commit]
+    assert [(c["app"], c["version"], c["by"], c["source"]) for c in newest] == [
+        ("api", NEWEST_IN_1, "alice", "trailers"),
+        ("worker", NEWEST_IN_1, "alice", "trailers"),
+    ]
+    assert {c["pipeline"] for c in newest} == {"https://ci.example.com/p/9"}

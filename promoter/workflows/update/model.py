@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promoter.errors import EXIT_OK, PromoterError
 from promoter.workflows.delivery_result import Delivery
 from promoter.workflows.messages import AppChange
 
+if TYPE_CHECKING:  # pragma: no cover
+    from promoter.gates.holds import Hold
+    from promoter.gates.verdict import Block, Gatekeeper
+
 # row states beyond a strategy's (update, current, newer-deployed, no-candidate)
 SKIPPED = "skipped"  # the registry could not answer: the app is left as it is
 ERROR = "error"  # the env repo or the config stops this app here
 MOVED_MEANWHILE = "moved-meanwhile"  # the newest head no longer needs the change
+HELD = "held"  # a newer tag is allowed, but the app is held in the environment (``promoter hold``, rollback)
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,7 @@ class UpdateOptions:
     apps: tuple[str, ...] = ()
     dry_run: bool = False
     page_size: int | None = None  # tags per page asked of registries (``n=``); None: the registry's own
+    override: str | None = None  # --override-gates REASON: frozen environments and held apps move too
 
 
 @dataclass
@@ -35,10 +41,16 @@ class PlanRow:
     current: str | None = None
     candidate: str | None = None  # the tag, ``tag@digest`` for pinned digests
     image: str | None = None  # the whole new reference when it moves
+    hold: Hold | None = None  # the app is held in the environment: who, when, why
 
     @property
     def moves(self) -> bool:
         return self.status == "update"
+
+    def mark(self, status: str, why: str) -> None:
+        self.status, self.why = status, why
+        if status != "update":
+            self.image = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +62,23 @@ class PlanRow:
             "candidate": self.candidate,
             "image": self.image,
             "why": self.why,
+            "hold": self.hold.as_dict() if self.hold else None,
+        }
+
+
+@dataclass(frozen=True)
+class SkippedEnv:
+    """An environment left alone as a whole, and the gate that said so (a freeze window)."""
+
+    env: str
+    block: Block
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "gate": self.block.gate,
+            "reason": self.block.message,
+            "until": self.block.until,
         }
 
 
@@ -60,9 +89,15 @@ class EnvOutcome:
     env: str
     delivery: Delivery
     apps: list[AppChange] = field(default_factory=list)
+    gates: Gatekeeper | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"env": self.env, **self.delivery.as_dict(), "apps": [app.as_dict() for app in self.apps]}
+        return {
+            "env": self.env,
+            **self.delivery.as_dict(),
+            "apps": [app.as_dict() for app in self.apps],
+            "gates": self.gates.as_dict() if self.gates else None,
+        }
 
 
 @dataclass
@@ -72,6 +107,7 @@ class UpdateResult:
     calls: dict[str, int]  # registry host -> HTTP requests sent
     problems: list[PromoterError] = field(default_factory=list)
     dry_run: bool = False
+    skipped: list[SkippedEnv] = field(default_factory=list)  # frozen environments, not asked or changed
 
     @property
     def exit_code(self) -> int:
@@ -92,6 +128,7 @@ class UpdateResult:
             "dry_run": self.dry_run,
             "plan": [row.as_dict() for row in self.rows],
             "environments": [outcome.as_dict() for outcome in self.environments],
+            "skipped": [skip.as_dict() for skip in self.skipped],
             "registry_calls": {
                 "total": sum(self.calls.values()),
                 "by_registry": dict(sorted(self.calls.items())),

@@ -1,14 +1,23 @@
 """``promoter update [ENV]...``: plan every app with an ``update:`` policy, then change each environment once.
 
 1. Which apps in which environments: the named ones, else every environment some app may update (an app's
-   ``update.environments``, by default every environment without ``approval``) where it has files.
+   ``update.environments``, by default every environment without ``approval``) where it has files. An
+   environment in a freeze window is skipped as a whole, said in one line, and not asked about at all:
+   a scheduled job stays green through a freeze (``--override-gates REASON`` goes through it).
 2. Registry facts, fetched once for the run and in parallel: one tag listing per image repository,
    the digest of each moving tag, build times for ``newest-build``.
-3. What each environment runs (one ``read_files`` per branch) and each app's choice, checked against its
-   files; a plan row per app and environment says what and why.
+3. What each environment runs and who holds what there (one ``read_files`` per branch: the apps' files and
+   ``.promoter/holds.yaml``) and each app's choice, checked against its files; a plan row per app and
+   environment says what and why. A held app is not moved (``held``: who, since when, why), so an app
+   rolled back stays rolled back until it is released.
 4. One transaction per environment with every app that moves: a commit listing them, or the environment's
-   approval request (branch ``promoter/<env>/update``). A registry that cannot answer skips its apps;
-   every problem is reported and the exit code is the first problem's, after the others went on.
+   approval request (branch ``promoter/<env>/update``); holds are read again on the newest head, so a hold
+   placed meanwhile counts. The commit carries bump's trailers (``Promoter-Versions``, the actor), so
+   ``history`` reads update's changes from them. A registry that cannot answer skips its apps; every
+   problem is reported and the exit code is the first problem's, after the others went on.
+
+Soak and required checks are gates of a promotion path (a version coming from another environment); the
+versions ``update`` writes come from the registry, so neither applies here.
 """
 
 from __future__ import annotations
@@ -18,11 +27,22 @@ from typing import TYPE_CHECKING
 
 from promoter.config import App, Config, Environment
 from promoter.errors import ConfigError, InputError, PromoterError, RegistryError
+from promoter.gates.holds import Hold, holds_path, parse_holds
+from promoter.gates.verdict import Gatekeeper, check_override, freeze_block
 from promoter.imageref import ImageRef
 from promoter.workflows.deployed import AppVersion, app_paths, plan_file, read_versions
 from promoter.workflows.update.catalog import Need, RegistryFacts
-from promoter.workflows.update.edit import Move, UpdateEdit, update_message, update_title
-from promoter.workflows.update.model import ERROR, SKIPPED, EnvOutcome, PlanRow, UpdateOptions, UpdateResult
+from promoter.workflows.update.edit import Move, UpdateEdit, held_why, update_message, update_title
+from promoter.workflows.update.model import (
+    ERROR,
+    HELD,
+    SKIPPED,
+    EnvOutcome,
+    PlanRow,
+    SkippedEnv,
+    UpdateOptions,
+    UpdateResult,
+)
 from promoter.workflows.update.strategies import Chooser, Narrowed, current_of, short
 from promoter.yamledit import YamlDocument
 
@@ -73,13 +93,26 @@ def update(session: Session, options: UpdateOptions, *, client: RegistryClient |
     from promoter.registry import RegistryClient
 
     config = session.config
-    plan = select(config, options)
+    override = check_override(options.override)  # an empty reason: exit 2 before anything is asked
+    result = UpdateResult(rows=[], environments=[], calls={}, dry_run=options.dry_run)
+    gates: dict[str, Gatekeeper] = {}
+    plan: list[tuple[Environment, list[App]]] = []
+    now = session.clock()
+    for env, apps in select(config, options):
+        gates[env.name] = Gatekeeper(override)
+        block = freeze_block(env, now)
+        if block is not None and override is None:
+            result.skipped.append(SkippedEnv(env.name, block))  # not an error: the job stays green
+            continue
+        gates[env.name].enforce([block])  # with --override-gates: passed, and said in the commit
+        plan.append((env, apps))
+    if not plan:  # every environment is frozen (or none may be updated): no registry, no env repo
+        return result
     registry = client if client is not None else RegistryClient(environ=session.environ)
     facts = RegistryFacts(registry, page_size=options.page_size)
     facts.prefetch(_registry_needs(plan), "update: asking registries")
-    result = UpdateResult(rows=[], environments=[], calls={}, dry_run=options.dry_run)
     reported: set[str] = set()
-    sparse = sorted({path for env, apps in plan for path in app_paths(env, apps)})
+    sparse = sorted({path for env, apps in plan for path in (*app_paths(env, apps), holds_path(env))})
     with session.env_repo(sparse) as repo:
         read = _read_all(repo, plan, result)
         facts.prefetch(_build_time_needs(plan, read, facts), "update: reading build times")
@@ -87,10 +120,11 @@ def update(session: Session, options: UpdateOptions, *, client: RegistryClient |
         for env, apps in plan:
             if env.name not in read:
                 continue
-            texts, versions = read[env.name]
+            texts, versions, holds = read[env.name]
             moves = []
             for app in apps:
                 row, error = _plan_row(app, env, versions[app.name], texts, chooser)
+                _check_hold(row, holds.get(app.name), override)
                 result.rows.append(row)
                 if error is not None and error.message not in reported:
                     reported.add(error.message)
@@ -98,7 +132,7 @@ def update(session: Session, options: UpdateOptions, *, client: RegistryClient |
                 if row.moves:
                     moves.append(Move(app, row))
             if moves:
-                _deliver(session, repo, env, moves, chooser, options, result)
+                _deliver(session, repo, env, moves, chooser, options, result, gates[env.name])
     result.calls = registry.calls
     result.problems.sort(key=lambda problem: not isinstance(problem, RegistryError))
     return result
@@ -117,21 +151,24 @@ def _registry_needs(plan: Sequence[tuple[Environment, list[App]]]) -> list[Need]
     return needs
 
 
-Read = dict[str, tuple[dict[str, str | None], dict[str, AppVersion]]]
+Read = dict[str, tuple[dict[str, str | None], dict[str, AppVersion], dict[str, Hold]]]
 
 
 def _read_all(repo: EnvRepo, plan: Sequence[tuple[Environment, list[App]]], result: UpdateResult) -> Read:
-    """Each environment's files and versions, one ``read_files`` per branch; a broken env is a problem."""
+    """Each environment's files, versions and holds, one ``read_files`` per branch; a broken env (a file
+    or its holds file that cannot be read) is a problem, and that environment is left alone."""
     by_branch: dict[str, dict[str, str | None]] = {}
     out: Read = {}
     for env, apps in plan:
         try:
-            paths = app_paths(env, apps)
+            held = holds_path(env)
+            paths = [*app_paths(env, apps), held]
             if env.branch not in by_branch or any(path not in by_branch[env.branch] for path in paths):
                 wanted = sorted({*by_branch.get(env.branch, {}), *paths})
                 by_branch[env.branch] = repo.read_files(env.branch, wanted)
             texts = by_branch[env.branch]
-            out[env.name] = (texts, read_versions(env, apps, texts))
+            holds = parse_holds(texts.get(held), f"{env.branch}:{held}")
+            out[env.name] = (texts, read_versions(env, apps, texts), holds)
         except PromoterError as error:
             result.problems.append(error)
     return out
@@ -190,6 +227,13 @@ def _plan_row(
     return row, None
 
 
+def _check_hold(row: PlanRow, hold: Hold | None, override: str | None) -> None:
+    """A held app that would move is ``held`` instead (with ``--override-gates`` it moves)."""
+    row.hold = hold
+    if hold is not None and row.moves and override is None:
+        row.mark(HELD, held_why(hold.describe(), row.candidate))
+
+
 def _check_writable(app: App, env: Environment, texts: dict[str, str | None], ref: ImageRef) -> None:
     """Plan the edit on the text read: a file that cannot take the new reference fails here, per app."""
     for target in app.files_for(env.name):
@@ -210,17 +254,25 @@ def _deliver(
     chooser: Chooser,
     options: UpdateOptions,
     result: UpdateResult,
+    gates: Gatekeeper,
 ) -> None:
+    from promoter.workflows.approval import ReviewContext
     from promoter.workflows.delivery import deliver
+    from promoter.workflows.requester import run_trailers
 
-    edit = UpdateEdit(env, moves, chooser)
+    edit = UpdateEdit(env, moves, chooser, gates)
+
+    def message(_changes: object) -> str:
+        extra = {**gates.trailers(), **run_trailers(session.ci, session.environ)}
+        return update_message(session.config, env, edit.apps, notes=gates.notes(), extra_trailers=extra)
+
     try:
         delivery = deliver(
             session,
             repo,
             env,
             edit,
-            lambda _changes: update_message(session.config, env, edit.apps),
+            message,
             dry_run=options.dry_run,
             review_branch=f"promoter/{env.name}/update",
             review_title=lambda: update_title(env, edit.apps),
@@ -228,10 +280,11 @@ def _deliver(
                 {"app": a.app, "old": ", ".join(a.old_tags) or None, "new": a.tag, "image": a.image}
                 for a in edit.apps
             ],
+            review=ReviewContext(kind="update", notes=gates.notes),
         )
     except PromoterError as error:
         for move in moves:
-            move.row.status, move.row.why = ERROR, f"{env.name} was not changed: {error.message}"
+            move.row.mark(ERROR, f"{env.name} was not changed: {error.message}")
         result.problems.append(error)
         return
-    result.environments.append(EnvOutcome(env.name, delivery, edit.apps))
+    result.environments.append(EnvOutcome(env.name, delivery, edit.apps, gates))

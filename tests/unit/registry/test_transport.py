@@ -88,6 +88,30 @@ def test_a_registry_found_down_is_not_asked_again() -> None:
     assert client.calls == {host: 1}
 
 
+def test_a_registry_down_is_asked_once_by_threads_that_want_it_at_the_same_moment() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        host = f"127.0.0.1:{sock.getsockname()[1]}"
+        client = RegistryClient(environ={"PROMOTER_REGISTRY_CONCURRENCY": "8"})
+        start = threading.Barrier(8)
+        failures: list[str] = []
+
+        def ask(n: int) -> None:
+            start.wait()
+            try:
+                client.list_tags(ImageRef.parse(f"{host}/team/app{n}"))
+            except RegistryError as error:
+                failures.append(error.message)
+
+        threads = [threading.Thread(target=ask, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert len(failures) == 8 and all("unreachable" in message for message in failures)
+    assert client.calls == {host: 1}
+
+
 @pytest.mark.parametrize("value", ["0", "-2", "many"])
 def test_a_bad_concurrency_is_a_config_error(value: str) -> None:
     with pytest.raises(ConfigError, match="PROMOTER_REGISTRY_CONCURRENCY"):
