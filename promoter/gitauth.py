@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from base64 import b64encode
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -69,6 +69,26 @@ class Credentials:
     def check(self) -> str:
         """What to check when it was refused: the variable, or the URL."""
         return f"the token in {URL_SOURCE}" if self.source == URL_SOURCE else self.source
+
+
+CredentialSource = Callable[[], Credentials]
+"""Short-lived credentials (a GitHub App's installation token): each call returns the current ones, cheaply,
+minting new ones when they near expiry."""
+
+
+def source_applies(remote: Remote, found: Credentials | None) -> bool:
+    """A credential source stands in for the token variables of an HTTP(S) remote, never for a URL's token."""
+    return remote.kind == "http" and (found is None or found.source != URL_SOURCE)
+
+
+def header_update(remote: Remote, credentials: Credentials, auth: Mapping[str, str]) -> dict[str, str]:
+    """The one variable of ``auth`` (from :func:`git_environment`) that carries the header, with the new
+    credentials."""
+    key = f"http.{remote.origin}.extraHeader"
+    for name, value in auth.items():
+        if name.startswith("GIT_CONFIG_KEY_") and value == key:
+            return {name.replace("_KEY_", "_VALUE_", 1): _basic_header(credentials)}
+    return {}
 
 
 def parse_remote(url: str) -> Remote:
@@ -130,15 +150,19 @@ def git_environment(
     extra: dict[str, str] = {"GIT_TERMINAL_PROMPT": "0"}
     if credentials is None or remote.kind != "http":
         return extra
-    basic = b64encode(f"{credentials.user}:{credentials.token}".encode()).decode()
     try:
         index = int(env.get("GIT_CONFIG_COUNT", "0") or "0")
     except ValueError:
         index = 0
     extra["GIT_CONFIG_COUNT"] = str(index + 1)
     extra[f"GIT_CONFIG_KEY_{index}"] = f"http.{remote.origin}.extraHeader"
-    extra[f"GIT_CONFIG_VALUE_{index}"] = f"Authorization: Basic {basic}"
+    extra[f"GIT_CONFIG_VALUE_{index}"] = _basic_header(credentials)
     return extra
+
+
+def _basic_header(credentials: Credentials) -> str:
+    basic = b64encode(f"{credentials.user}:{credentials.token}".encode()).decode()
+    return f"Authorization: Basic {basic}"
 
 
 def auth_hint(remote: Remote, credentials: Credentials | None) -> str:

@@ -20,6 +20,8 @@ pytest_plugins = [
     "tests.support.dists",
     "tests.kube.fixtures",
     "tests.support.argocd",
+    "tests.support.signing",
+    "tests.support.fakegithub",
 ]
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -7,7 +7,7 @@ runs ``edit`` again on the new head. The parts, each one idea:
 ============== ===========================================================================================
 ``repo``        :class:`EnvRepo`, the facade workflows use: reads (head, files, trailers) and transactions
 ``transaction`` fetch newest head -> edit -> stage -> commit -> push -> retry; :class:`ChangeSet`, results
-``commit``      the commit seam: :class:`Committer` turns a :class:`StagedChange` + message into a commit
+``commit``      the commit seam: a :class:`Committer` makes the commit, a :class:`Publisher` lands it
 ``transport``   everything that talks to the remote: ``ls-remote``, fetch, push
 ``workclone``   the local partial/sparse clone: running git in it, refs, trees, blobs, checkout, staging
 ``setup``       creating that clone (init, partial-clone settings, sparse patterns, pinned variables)
@@ -21,7 +21,16 @@ runs ``edit`` again on the new head. The parts, each one idea:
 
 from __future__ import annotations
 
-from promoter.envrepo.commit import DEFAULT_AUTHOR, Committer, GitCommitter, StagedChange, parse_author
+from promoter.envrepo.commit import (
+    DEFAULT_AUTHOR,
+    Committer,
+    GitCommitter,
+    GitPublisher,
+    Landing,
+    Publisher,
+    StagedChange,
+    parse_author,
+)
 from promoter.envrepo.names import APPROVAL_PREFIX, validate_branch_name
 from promoter.envrepo.repo import EnvRepo
 from promoter.envrepo.retry import BACKOFF_BASE, BACKOFF_CAP, BUDGET_VARIABLE, DEFAULT_BUDGET, retry_budget
@@ -42,7 +51,10 @@ __all__ = [
     "Edit",
     "EnvRepo",
     "GitCommitter",
+    "GitPublisher",
+    "Landing",
     "MessageSource",
+    "Publisher",
     "StagedChange",
     "Transaction",
     "TransactionResult",

@@ -1,9 +1,16 @@
-"""Making the commit: the one step that turns a staged change, a message and trailers into a commit.
+"""Making the commit and landing it: the seam between a transaction and the identity that writes.
 
-:class:`Committer` is the seam. :class:`GitCommitter` (the default) runs ``git commit`` in the work clone
-with the configured identity; another committer (signed commits, commits created through a forge's API)
-replaces it without touching the transaction around it: it receives what is staged and returns the id of
-a commit that exists in the work clone and whose parent is ``staged.parent``.
+Two small protocols, each replaceable without touching the transaction around them:
+
+* :class:`Committer` turns what is staged, a message and trailers into a commit in the work clone whose
+  parent is ``staged.parent``. :class:`GitCommitter` (the default) runs ``git commit`` with the configured
+  identity; a signing committer (:mod:`promoter.identity`) adds a signature.
+* :class:`Publisher` makes that commit the head of the branch on the remote, or reports a lost race.
+  :class:`GitPublisher` (the default) pushes it; an API publisher recreates it through a forge's API
+  (GitHub ``createCommitOnBranch``, GitLab's Commits API), which then reports the forge's commit id.
+
+Either may hold resources (a private key directory, a session): ``close()`` is called, when present, as
+the repository is closed.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from promoter.envrepo.trailers import with_trailers
+from promoter.envrepo.transport import Transport
 from promoter.envrepo.workclone import WorkClone
 from promoter.errors import ConfigError
 
@@ -39,6 +47,43 @@ class Committer(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Landing:
+    """What a publisher is asked to land: ``commit`` (in the work clone) as the new head of ``branch``."""
+
+    branch: str
+    commit: str  # made by the committer on top of ``staged.parent``
+    staged: StagedChange
+    seen: str | None  # the branch's head when the attempt began (None: the branch does not exist)
+    replace: bool  # an approval branch rebuilt from its base: replace it while it is still at ``seen``
+
+
+class Publisher(Protocol):
+    def publish(self, landing: Landing) -> str | None:
+        """Land ``landing.commit`` on the remote; return the id of the branch's new head, or None when the
+        branch moved meanwhile (a lost race: the transaction runs the edit again on the new head)."""
+        ...
+
+
+class GitPublisher:
+    """``git push`` (with a lease when replacing an approval branch)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    def publish(self, landing: Landing) -> str | None:
+        lease = landing.seen if landing.replace else None
+        pushed = self.transport.push(landing.branch, landing.commit, lease=lease, use_lease=landing.replace)
+        return landing.commit if pushed else None
+
+
+def close_part(part: object) -> None:
+    """Call ``part.close()`` when the part has one (committers and publishers may hold resources)."""
+    closer = getattr(part, "close", None)
+    if callable(closer):
+        closer()
+
+
 class GitCommitter:
     """``git commit`` in the work clone, as ``author`` (else git's usual identity, else a fixed one)."""
 
@@ -51,16 +96,12 @@ class GitCommitter:
         text = with_trailers(message, trailers) if trailers else message
         path = self.clone.gitdir / "PROMOTER_COMMIT_MSG"
         path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        self.clone.git(
-            "commit",
-            "--quiet",
-            "--no-verify",
-            "--cleanup=whitespace",
-            "--file",
-            str(path),
-            env=self.identity(),
-        )
+        self.run_commit("--file", str(path))
         return self.clone.resolve("HEAD")
+
+    def run_commit(self, *args: str) -> None:
+        """``git commit ARGS`` as the configured identity (a signing committer adds its options here)."""
+        self.clone.git("commit", "--quiet", "--no-verify", "--cleanup=whitespace", *args, env=self.identity())
 
     def identity(self) -> dict[str, str]:
         """Author and committer as ``GIT_AUTHOR_*`` / ``GIT_COMMITTER_*`` variables (found once)."""

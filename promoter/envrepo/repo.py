@@ -2,8 +2,9 @@
 
 A facade over the parts of :mod:`promoter.envrepo`: one :class:`WorkClone` (temporary unless ``workdir``
 is given) serves every call on one ``EnvRepo``; :class:`Transport` talks to the remote; :class:`Transaction`
-runs edits with optimistic concurrency; the :class:`Committer` makes each commit. Close it with
-``close()`` or use the object as a context manager. Calls are serialised by a lock.
+runs edits with optimistic concurrency; the :class:`Committer` makes each commit and the :class:`Publisher`
+lands it (a push, or a forge API call). Close it with ``close()`` or use the object as a context manager.
+Calls are serialised by a lock.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promoter import gitauth, gitwatch
-from promoter.envrepo.commit import Committer, GitCommitter
+from promoter.envrepo.commit import Committer, GitCommitter, GitPublisher, Publisher, close_part
 from promoter.envrepo.history import DEPTHS, BranchHistory
 from promoter.envrepo.names import APPROVAL_PREFIX, repo_path, require_approval_branch, validate_branch_name
 from promoter.envrepo.retry import retry_budget
@@ -44,13 +45,20 @@ class EnvRepo:
         sparse: Sequence[str] | None = None,
         environ: Mapping[str, str] | None = None,
         committer: Callable[[WorkClone], Committer] | None = None,
+        publisher: Callable[[WorkClone, Transport], Publisher] | None = None,
+        credential_source: gitauth.CredentialSource | None = None,
     ) -> None:
         self.remote = gitauth.parse_remote(str(url))
         self.credentials = gitauth.find_credentials(self.remote, environ)
+        if credential_source is not None and gitauth.source_applies(self.remote, self.credentials):
+            self.credentials = credential_source()
+        else:
+            credential_source = None
         settings = os.environ if environ is None else environ
         timeout = gitwatch.git_timeout(settings)
         env: dict[str, str] = dict(environ) if environ is not None else {}
-        env.update(gitauth.git_environment(self.remote, self.credentials, environ))
+        auth = gitauth.git_environment(self.remote, self.credentials, environ)
+        env.update(auth)
         if self.remote.kind == "http":
             env.update(gitwatch.low_speed_environment({**os.environ, **env}, timeout))
         self.sparse = [repo_path(path) for path in sparse] if sparse is not None else None
@@ -62,14 +70,37 @@ class EnvRepo:
             sparse=self.sparse,
             timeout=timeout,
         )
+        if credential_source is not None:  # a short-lived token: the newest one before each network step
+            self.clone.on_network = self._refresher(credential_source, auth)
         self.transport = Transport(self.clone)
         self.committer: Committer = (
             committer(self.clone) if committer is not None else GitCommitter(self.clone, author)
         )
+        self.publisher: Publisher = (
+            publisher(self.clone, self.transport) if publisher is not None else GitPublisher(self.transport)
+        )
         self._transactions = Transaction(
-            self.clone, self.transport, self.committer, budget=retry_budget(settings)
+            self.clone,
+            self.transport,
+            self.committer,
+            publisher=self.publisher,
+            budget=retry_budget(settings),
         )
         self._lock = threading.RLock()
+
+    def _refresher(
+        self, source: gitauth.CredentialSource, auth: Mapping[str, str]
+    ) -> Callable[[], dict[str, str]]:
+        """The variables that hand git the source's newest token, when it changed since the last step."""
+
+        def fresh() -> dict[str, str]:
+            current = source()
+            if current == self.clone.credentials:
+                return {}
+            self.credentials = self.clone.credentials = current
+            return gitauth.header_update(self.remote, current, auth)
+
+        return fresh
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @property
@@ -94,7 +125,11 @@ class EnvRepo:
 
     def close(self) -> None:
         with self._lock:
-            self.clone.close()
+            try:
+                close_part(self.publisher)
+                close_part(self.committer)
+            finally:
+                self.clone.close()
 
     # -- reading the remote ---------------------------------------------------------------------------
     def head(self, branch: str) -> str | None:

@@ -1,4 +1,6 @@
-"""Optimistic concurrency on one branch: fetch the newest head, edit, commit, push; on a lost race, again.
+"""Optimistic concurrency on one branch: fetch the newest head, edit, commit, publish; on a lost race, again.
+
+Publishing is a push by default, or a forge API call (:class:`promoter.envrepo.commit.Publisher`).
 
 A push rejected because the branch moved meanwhile is answered by fetching the new head, checking it out
 and running ``edit`` again: never a rebase, never a force push on an environment branch. Only
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from promoter import masking
-from promoter.envrepo.commit import Committer, StagedChange
+from promoter.envrepo.commit import Committer, GitPublisher, Landing, Publisher, StagedChange
 from promoter.envrepo.names import APPROVAL_PREFIX, require_approval_branch, validate_branch_name
 from promoter.envrepo.retry import BUDGET_VARIABLE, DEFAULT_BUDGET, backoff
 from promoter.envrepo.transport import Transport
@@ -82,12 +84,14 @@ class Transaction:
         transport: Transport,
         committer: Committer,
         *,
+        publisher: Publisher | None = None,
         budget: float = DEFAULT_BUDGET,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.clone = clone
         self.transport = transport
         self.committer = committer
+        self.publisher: Publisher = publisher if publisher is not None else GitPublisher(transport)
         self.budget = budget
         self._sleep = sleep
 
@@ -176,12 +180,13 @@ class Transaction:
             return result("unchanged", None, ""), True
         if request.dry_run:
             return result("dry-run", None, diff), True
-        commit = self.committer.commit(StagedChange(self.clone.root, start, tuple(changes.paths), diff), text)
+        staged = StagedChange(self.clone.root, start, tuple(changes.paths), diff)
+        commit = self.committer.commit(staged, text)
         if lease and target is not None and self._same_change(target, commit, start):
             # the approval branch already holds this very change on this very base: no churn
             return result("unchanged", target, diff), True
-        pushed = self.transport.push(branch, commit, lease=target if lease else None, use_lease=lease)
-        return result("changed" if pushed else "lost-race", commit, diff), pushed
+        landed = self.publisher.publish(Landing(branch, commit, staged, target, lease))
+        return result("changed" if landed else "lost-race", landed or commit, diff), landed is not None
 
     def _refuse_hidden_links(self, start: str, branch: str) -> None:
         """A sparse checkout leaves a linked directory above a wanted path out of the working tree, where the

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,8 @@ class WorkClone:
         self._workdir = workdir
         self._tmp: ScratchDir | None = None
         self.cmd: Git | None = None  # GitPython's command runner, None until the clone exists
+        # fresh variables for git's next network step (a short-lived token), when the credentials expire
+        self.on_network: Callable[[], Mapping[str, str]] | None = None
         self._root: Path | None = None
         self._dirty = False
 
@@ -107,6 +109,11 @@ class WorkClone:
         (at twice the limit) when ``watch`` is set. Every other transport is watched at the limit itself.
         """
         cmd = self.ensure()
+        if self.on_network is not None:
+            fresh = self.on_network()
+            if fresh:
+                self.env.update(fresh)
+                cmd.update_environment(**fresh)
         limit: float | None = self.timeout
         if self.remote.kind == "http":
             limit = self.timeout * 2 + 5 if watch else None

@@ -10,7 +10,8 @@ Where things come from (first match wins):
 * GitLab server: ``url``, ``CI_SERVER_URL``, https://gitlab.com; project: ``project``, ``CI_PROJECT_PATH``;
   token: ``PROMOTER_TOKEN``, ``GITLAB_TOKEN``, ``CI_JOB_TOKEN`` (sent as ``JOB-TOKEN``).
 * GitHub API: ``url``, ``GITHUB_API_URL``, https://api.github.com (web links: ``GITHUB_SERVER_URL`` or
-  derived); project: ``project``, ``GITHUB_REPOSITORY``; token: ``PROMOTER_TOKEN``, ``GITHUB_TOKEN``,
+  derived); project: ``project``, ``GITHUB_REPOSITORY``; token: the GitHub App's installation token when
+  ``app_id`` is set (:mod:`promoter.identity.github_app`), else ``PROMOTER_TOKEN``, ``GITHUB_TOKEN``,
   ``GH_TOKEN``.
 
 A GitHub ``url`` may be the web root (``https://github.example.com``, turned into the Enterprise API root
@@ -81,7 +82,10 @@ def settings_from(config: object) -> ForgeSettings:
     if isinstance(config, Mapping):
         return ForgeSettings.from_mapping(config)
     return ForgeSettings.from_mapping(
-        {name: getattr(config, name, None) for name in ("type", "url", "project")}
+        {
+            name: getattr(config, name, None)
+            for name in ("type", "url", "project", "app_id", "installation_id")
+        }
     )
 
 
@@ -177,6 +181,12 @@ def make_forge(
     api_url, web_url = github_urls(settings.url, env)
     from promoter.forge.github import GitHubForge
 
+    auth = None
+    if settings.app_id is not None:  # the app's installation token, not a token variable
+        from promoter.identity.github_app import SOURCE, app_for, pygithub_auth
+
+        app = app_for(api_url, settings.app_id, settings.installation_id, env, sleep=sleep)
+        auth, token, token_var = pygithub_auth(app, project), None, SOURCE
     return GitHubForge(
         api_url,
         project,
@@ -186,6 +196,7 @@ def make_forge(
         sleep=sleep,
         token_vars=TOKEN_VARS["github"][:2],
         timeout=forge_timeout(env),
+        auth=auth,
     )
 
 

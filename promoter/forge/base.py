@@ -38,15 +38,21 @@ class ForgeSettings:
     type: str = "none"
     url: str | None = None
     project: str | None = None
+    #: GitHub App authentication (GitHub only): the app, and its installation (else looked up)
+    app_id: int | None = None
+    installation_id: int | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object] | None) -> ForgeSettings:
         data = data or {}
         url, project = data.get("url"), data.get("project")
+        app_id, installation_id = data.get("app_id"), data.get("installation_id")
         return cls(
             type=str(data.get("type") or "none"),
             url=str(url) if url else None,
             project=str(project) if project else None,
+            app_id=int(str(app_id)) if app_id else None,
+            installation_id=int(str(installation_id)) if installation_id else None,
         )
 
 

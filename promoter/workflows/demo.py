@@ -113,8 +113,8 @@ class _RacingSession(Session):
 
     barrier: threading.Barrier | None = None
 
-    def env_repo(self, sparse: Any = None) -> EnvRepo:
-        repo = super().env_repo(sparse)
+    def env_repo(self, sparse: Any = None, *, read_only: bool = False) -> EnvRepo:
+        repo = super().env_repo(sparse, read_only=read_only)
         barrier = self.barrier
         original = repo.transaction
 

@@ -6,12 +6,16 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from promoter.ci import CiContext, detect
 from promoter.config import Config, resolve_config
 from promoter.envrepo import EnvRepo
 from promoter.errors import UsageError
 from promoter.gates.clock import Clock, system_clock
+
+if TYPE_CHECKING:  # pragma: no cover
+    from promoter.forge import Forge
 
 
 @dataclass
@@ -22,9 +26,33 @@ class Session:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     clock: Clock = system_clock  # the gates' "now" (tests pass a fixed clock)
 
-    def env_repo(self, sparse: Sequence[str] | None = None) -> EnvRepo:
-        """A work clone of the env repo that checks out only ``sparse`` (None: everything)."""
-        return EnvRepo(self.repo_url, author=self.config.git.author, sparse=sparse, environ=self.environ)
+    def env_repo(self, sparse: Sequence[str] | None = None, *, read_only: bool = False) -> EnvRepo:
+        """A work clone of the env repo that checks out only ``sparse`` (None: everything).
+
+        Its commits are signed, or created through the forge's API, and git authenticates as the GitHub
+        App, as promoter.yaml says (:mod:`promoter.identity`); a missing key is exit 2 here, before anything
+        is cloned, unless the command is ``read_only`` (it never commits).
+        """
+        from promoter.identity import repo_identity
+
+        identity = repo_identity(
+            self.config, self.environ, self.repo_url, forge=self.forge, writes=not read_only
+        )
+        return EnvRepo(
+            self.repo_url,
+            author=self.config.git.author,
+            sparse=sparse,
+            environ=self.environ,
+            committer=identity.committer,
+            publisher=identity.publisher,
+            credential_source=identity.credential_source,
+        )
+
+    def forge(self) -> Forge:
+        """The forge of promoter.yaml, built once per session."""
+        from promoter.workflows.approval import forge_for
+
+        return forge_for(self)
 
 
 def open_session(

@@ -114,7 +114,7 @@ def status(session: Session, envs: Sequence[str] = ()) -> StatusResult:
     missing: list[str] = []
     holds: dict[str, dict[str, Hold]] = {}
     notes: list[str] = []
-    with session.env_repo([]) as repo:
+    with session.env_repo([], read_only=True) as repo:
         for branch, group in by_branch.items():
             held = {env.name: holds_path(env) for env in group}
             paths = sorted({path for env in group for path in app_paths(env, apps)} | set(held.values()))

@@ -104,7 +104,7 @@ def validate(
     checks.templates(chosen)
     checks.update_policies(chosen)
     checks.forge_needs(chosen)
-    with session.env_repo(sparse=[]) as repo:
+    with session.env_repo(sparse=[], read_only=True) as repo:
         content = _ContentChecks(config, report, repo, local_branch, cwd or Path.cwd())
         content.environments(chosen)
         content.preview_template()

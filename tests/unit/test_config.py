@@ -48,7 +48,7 @@ def _expected_full() -> Config:
         repo="https://gitlab.example.com/acme/environments.git",
         forge=ForgeConfig("gitlab", "https://gitlab.example.com", "acme/environments"),
         git=GitSettings(
-            "Release Bot <release-bot@example.com>", "deploy({{ env }}): {{ app }} {{ tag }}", "ssh", "api"
+            "Release Bot <release-bot@example.com>", "deploy({{ env }}): {{ app }} {{ tag }}", "ssh", "git"
         ),
         environments={
             "staging": Environment(

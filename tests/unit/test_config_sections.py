@@ -94,12 +94,12 @@ def test_freeze_windows_load_as_their_own_kinds() -> None:
 
 
 def test_github_app_and_api_commits() -> None:
-    text = (
-        BASE + "forge: {type: github, app_id: 1, installation_id: 2}\ngit: {sign: openpgp, commit_via: api}\n"
-    )
+    text = BASE + "forge: {type: github, app_id: 1, installation_id: 2}\ngit: {commit_via: api}\n"
     config = parse_config(text, "c.yaml")
     assert (config.forge.app_id, config.forge.installation_id) == (1, 2)
-    assert config.git == GitSettings(sign="openpgp", commit_via="api")
+    assert config.git == GitSettings(sign="none", commit_via="api")
+    signed = parse_config(BASE + "git: {sign: openpgp}\n", "c.yaml")
+    assert signed.git == GitSettings(sign="openpgp", commit_via="git")
 
 
 def test_template_values_keep_the_text_as_written() -> None:

@@ -27,7 +27,7 @@ class PreviewList:
 
 def preview_list(session: Session) -> PreviewList:
     settings = session.config.previews
-    with session.env_repo([settings.dir]) as repo:
+    with session.env_repo([settings.dir], read_only=True) as repo:
         found = read_previews(repo, settings.branch, settings.dir)
     found.sort(key=lambda env: (env.id is None, env.id or 0, env.project, env.path))
     return PreviewList(settings.branch, found, utc_now())
