@@ -11,7 +11,16 @@ and 16 and 32 concurrent bumps of as many apps in one environment (one branch): 
 each needed under the retry budget (PROMOTER_RETRY_BUDGET, 120 s), and how many would have given up under
 the former limit of 10 attempts. Prints medians and ratios.
 
-    python3 benchmarks/bump.py [--runs 5] [--skip-http] [--concurrent 16,32] [--baseline DIR]
+The bot's identity, on the same repository, alternating within each round:
+
+  unsigned  promoter bump (file://)
+  ssh       the same with git.sign: ssh (an ed25519 key without passphrase, as CI keys usually are)
+  openpgp   the same with git.sign: openpgp (an ed25519 key: import into a private GNUPGHOME, agent, signature)
+  +pass     the same OpenPGP setup with a passphrase-protected key (its S2K derivation once per command)
+  git       a bump authenticated as a GitHub App, pushed over smart HTTP to a loopback GitHub
+  api       the same bump with git.commit_via: api: createCommitOnBranch on that loopback GitHub
+
+    python3 benchmarks/bump.py [--runs 5] [--skip-http] [--concurrent 16,32] [--baseline DIR] [--skip-identity]
 
 ``--baseline DIR`` also times the promoter package in the source tree DIR (``git archive <commit> | tar -x``)
 in the same runs, alternating with the current one, so a change is measured against what it replaced.
@@ -289,12 +298,121 @@ def concurrent(url: str, env: dict[str, str], config: Path, count: int, label: s
         print(f"  failed: {failure}", flush=True)
 
 
+def openpgp_key(directory: Path, passphrase: str) -> str:
+    """An armored ed25519 OpenPGP secret key (protected by ``passphrase`` unless it is empty)."""
+    home = directory / f"gnupg-{len(passphrase)}"
+    home.mkdir(mode=0o700)
+    gpg_env = dict(os.environ, GNUPGHOME=str(home))
+    gpg = ["gpg", "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase-fd", "0"]
+    subprocess.run(
+        [*gpg, "--quick-gen-key", "bench <bench@example.com>", "ed25519", "sign", "never"],
+        input=passphrase, env=gpg_env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    armored = subprocess.run(
+        [*gpg, "--armor", "--export-secret-keys"], input=passphrase, env=gpg_env, check=True, capture_output=True,
+        text=True,
+    ).stdout  # fmt: skip
+    subprocess.run(["gpgconf", "--kill", "all"], env=gpg_env, check=False)
+    return armored
+
+
+def signing_keys(directory: Path) -> dict[str, dict[str, str]]:
+    """Keys as the environment gives them: ed25519 SSH (no passphrase), ed25519 OpenPGP with and without one."""
+    run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f", str(directory / "ssh"))
+    passphrase = "bench-passphrase"
+    return {
+        "ssh": {"PROMOTER_SIGNING_KEY": (directory / "ssh").read_text()},
+        "openpgp": {"PROMOTER_SIGNING_KEY": openpgp_key(directory, "")},
+        "openpgp+pass": {
+            "PROMOTER_SIGNING_KEY": openpgp_key(directory, passphrase),
+            "PROMOTER_SIGNING_PASSPHRASE": passphrase,
+        },
+    }
+
+
+def identity_figures(pristine: Path, env: dict[str, str], runs: int) -> None:
+    """Signed against unsigned bumps, and an API commit against a push, medians of ``runs`` rounds."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.support.fakegithub import APP_ID, serve_fake_github
+
+    with tempfile.TemporaryDirectory(prefix="bench-id-", dir="/tmp") as tmp:  # short: gpg-agent sockets
+        tmp_path = Path(tmp)
+        keys = signing_keys(tmp_path)
+        remote = tmp_path / "env.git"
+        shutil.copytree(pristine, remote)
+        apps = "".join(
+            f"  app{i}: {{image: registry.example.com/acme/app{i}, files: [{{file: values.yaml}}]}}\n"
+            for i in range(APPS)
+        )
+        configs = {}
+        for sign in ("none", "ssh", "openpgp"):
+            configs[sign] = tmp_path / f"{sign}.yaml"
+            configs[sign].write_text(
+                f'version: 1\ngit: {{author: "bench <bench@example.com>", sign: {sign}}}\n'
+                f"environments: {{prod: {{branch: main}}}}\napps:\n{apps}"
+            )
+        local = with_source(dict(env, TMPDIR=tmp), ROOT.parent)
+        times: dict[str, list[float]] = {
+            name: [] for name in ("unsigned", "ssh", "openpgp", "openpgp+pass", "git", "api")
+        }
+        url = f"file://{remote}"
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ).decode()
+        root = tmp_path / "ghe"
+        (root / "acme").mkdir(parents=True)
+        with serve_fake_github(root, key.public_key()) as github:
+            shutil.copytree(pristine, github.bare("acme/env"))
+            github.installed.add("acme/env")
+            for via in ("git", "api"):
+                configs[via] = tmp_path / f"{via}.yaml"
+                configs[via].write_text(
+                    f'version: 1\nforge: {{type: github, url: "{github.url}", project: acme/env, app_id: {APP_ID}}}\n'
+                    f"git: {{commit_via: {via}}}\nenvironments: {{prod: {{branch: main}}}}\napps:\n{apps}"
+                )
+            app_env = dict(local, PROMOTER_GITHUB_APP_KEY=pem)
+            for number in range(runs):
+                tag = f"id-{number}-{time.time_ns()}"
+                times["unsigned"].append(timed(promoter, url, f"u{tag}", local, configs["none"]))
+                times["ssh"].append(timed(promoter, url, f"s{tag}", {**local, **keys["ssh"]}, configs["ssh"]))
+                for kind in ("openpgp", "openpgp+pass"):
+                    times[kind].append(
+                        timed(
+                            promoter, url, f"o{tag}{len(kind)}", {**local, **keys[kind]}, configs["openpgp"]
+                        )
+                    )
+                times["git"].append(
+                    timed(promoter, github.repo_url("acme/env"), f"g{tag}", app_env, configs["git"])
+                )
+                times["api"].append(
+                    timed(promoter, github.repo_url("acme/env"), f"a{tag}", app_env, configs["api"])
+                )
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        signed = "  ".join(
+            f"{kind} {medians[kind]:.3f}s ({medians[kind] - medians['unsigned']:+.3f}s)"
+            for kind in ("ssh", "openpgp", "openpgp+pass")
+        )
+        print(f"signing: unsigned {medians['unsigned']:.3f}s  {signed}", flush=True)
+        print(
+            f"GitHub App, loopback GitHub: push {medians['git']:.3f}s  createCommitOnBranch {medians['api']:.3f}s "
+            f"({medians['api'] - medians['git']:+.3f}s)",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--concurrent", default="16,32", help="comma-separated numbers of concurrent bumps")
     parser.add_argument("--baseline", type=Path, help="a promoter source tree to compare against")
+    parser.add_argument("--skip-identity", action="store_true", help="no signed or API-commit figures")
+    parser.add_argument("--only-identity", action="store_true", help="only the signed and API-commit figures")
     options = parser.parse_args()
     counts = [int(n) for n in options.concurrent.split(",") if n]
     WORK.mkdir(exist_ok=True)
@@ -323,6 +441,10 @@ def main() -> None:
                 for i in range(max([APPS, *counts]))
             )
         )
+        if not options.skip_identity:
+            identity_figures(pristine, env, options.runs)
+        if options.only_identity:
+            return
         compare("file", f"file://{remote}", options.runs, env, config, options.baseline)
         if not options.skip_http:
             from tests.support.githttp import serve_git_http

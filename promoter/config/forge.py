@@ -37,11 +37,18 @@ class ForgeConfig(Section, frozen=True):
     ] = None
     app_id: Annotated[
         Positive | None,
-        describe("GitHub App ID: authenticate as the app (its private key comes from the environment)."),
+        describe(
+            "GitHub App ID: authenticate as the app, with installation tokens promoter mints from its private "
+            "key in `PROMOTER_GITHUB_APP_KEY` (text or base64), for the API and for git over HTTPS.",
+            default_text="`PROMOTER_GITHUB_APP_ID`, else none",
+        ),
     ] = None
     installation_id: Annotated[
         Positive | None,
-        describe("The GitHub App's installation on the env repo's owner.", default_text="looked up"),
+        describe(
+            "The GitHub App's installation on the env repo's owner.",
+            default_text="`PROMOTER_GITHUB_APP_INSTALLATION_ID`, else looked up",
+        ),
     ] = None
 
     def check(self) -> None:

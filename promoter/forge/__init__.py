@@ -182,10 +182,13 @@ def make_forge(
     from promoter.forge.github import GitHubForge
 
     auth = None
-    if settings.app_id is not None:  # the app's installation token, not a token variable
+    from promoter.identity import app_ids
+
+    app_id, installation_id = app_ids(settings.app_id, settings.installation_id, env)
+    if app_id is not None:  # the app's installation token, not a token variable
         from promoter.identity.github_app import SOURCE, app_for, pygithub_auth
 
-        app = app_for(api_url, settings.app_id, settings.installation_id, env, sleep=sleep)
+        app = app_for(api_url, app_id, installation_id, env, sleep=sleep)
         auth, token, token_var = pygithub_auth(app, project), None, SOURCE
     return GitHubForge(
         api_url,

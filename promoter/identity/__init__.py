@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from promoter.envrepo import Committer, Publisher, StagedChange, Transport, WorkClone
 
 LOG = logging.getLogger("promoter.identity")
+APP_ID_VARIABLE = "PROMOTER_GITHUB_APP_ID"
+INSTALLATION_VARIABLE = "PROMOTER_GITHUB_APP_INSTALLATION_ID"
 
 
 @dataclass(frozen=True)
@@ -117,13 +119,64 @@ def _credential_source(
 ) -> gitauth.CredentialSource | None:
     """The GitHub App's token for git, when the env repo lives on the app's GitHub (never another host)."""
     settings = config.forge
-    if settings.type != "github" or settings.app_id is None:
+    if settings.type != "github":
+        return None
+    app_id, installation_id = app_ids(settings.app_id, settings.installation_id, environ)
+    if app_id is None:
         return None
     from promoter.forge import github_urls
-    from promoter.identity.github_app import app_for
 
     api_url, web_url = github_urls(settings.url, environ)
-    app = app_for(api_url, settings.app_id, settings.installation_id, environ)  # reads the key: exit 2 early
+    return _app_source(api_url, web_url, app_id, installation_id, environ, repo_url)
+
+
+def config_read_source(repo_url: str, environ: Mapping[str, str]) -> gitauth.CredentialSource | None:
+    """Before promoter.yaml is known: the GitHub App of ``PROMOTER_GITHUB_APP_ID`` for reading it from the
+    env repo, on the repository URL's own GitHub (``github.com``, or GitHub Enterprise at ``<host>/api/v3``)."""
+    app_id, installation_id = app_ids(None, None, environ)
+    remote = gitauth.parse_remote(repo_url)
+    if app_id is None or remote.kind != "http":
+        return None
+    from promoter.forge import github_urls
+
+    parts = urlsplit(remote.url)
+    api_url, web_url = github_urls(f"{parts.scheme}://{parts.netloc}", {})
+    return _app_source(api_url, web_url, app_id, installation_id, environ, repo_url)
+
+
+def app_ids(
+    app_id: int | None, installation_id: int | None, environ: Mapping[str, str]
+) -> tuple[int | None, int | None]:
+    """``forge.app_id`` / ``forge.installation_id``, else ``PROMOTER_GITHUB_APP_ID`` /
+    ``PROMOTER_GITHUB_APP_INSTALLATION_ID`` (a CI variable, so promoter.yaml can be read as the app too)."""
+    if app_id is None:
+        app_id = _number(environ, APP_ID_VARIABLE)
+        installation_id = installation_id or _number(environ, INSTALLATION_VARIABLE)
+    return app_id, installation_id
+
+
+def _number(environ: Mapping[str, str], variable: str) -> int | None:
+    from promoter.errors import ConfigError
+
+    text = environ.get(variable, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{variable} must be a positive number, not {text!r}", where=variable)
+    return int(text)
+
+
+def _app_source(
+    api_url: str,
+    web_url: str,
+    app_id: int,
+    installation_id: int | None,
+    environ: Mapping[str, str],
+    repo_url: str,
+) -> gitauth.CredentialSource | None:
+    from promoter.identity.github_app import app_for
+
+    app = app_for(api_url, app_id, installation_id, environ)  # reads the key: exit 2 early
     remote = gitauth.parse_remote(repo_url)
     if remote.kind != "http" or _origin(remote.url) != _origin(web_url):
         LOG.debug("the env repo is not on %s: git does not get the GitHub App's token", web_url)

@@ -73,7 +73,10 @@ def open_session(
     def read_from_repo(name: str) -> str | None:
         if not repo:
             return None
-        with EnvRepo(_normalise(repo, cwd), environ=env) as env_repo:
+        from promoter.identity import config_read_source
+
+        url = _normalise(repo, cwd)
+        with EnvRepo(url, environ=env, credential_source=config_read_source(url, env)) as env_repo:
             return env_repo.read_files(env_repo.default_branch(), [name])[name]
 
     config = resolve_config(config_path, cwd, read_from_repo, repo=repo)

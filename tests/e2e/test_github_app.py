@@ -256,3 +256,35 @@ def test_app_problems_are_configuration_errors(
     if problem in ("no-key", "not-pem"):
         assert fake_github.seen == []  # refused before anything was asked or cloned
     assert not [seen for seen in fake_github.seen if not seen.path.startswith("/api/")]  # never cloned
+
+
+def test_promoter_yaml_is_read_from_the_env_repo_as_the_app(
+    tmp_path: Path, app_keys: AppKeys, fake_github: FakeGitHub
+) -> None:
+    """No promoter.yaml where the job runs: the app of PROMOTER_GITHUB_APP_ID reads it from the env repo."""
+    config = config_text(fake_github.url).replace(
+        f", app_id: {APP_ID}", ""
+    )  # the app comes from the variable
+    (fake_github.root / "acme").mkdir()
+    bare = make_remote(
+        fake_github.root,
+        {"values.yaml": VALUES, "promoter.yaml": config},
+        branches=("staging",),
+        name=f"{PROJECT}.git",
+    )
+    fake_github.installed.add(PROJECT)
+    job = tmp_path / "job"
+    job.mkdir()
+    env = {
+        **os.environ,
+        "PROMOTER_GITHUB_APP_KEY": app_keys.private_pem,
+        "PROMOTER_GITHUB_APP_ID": str(APP_ID),
+        "PROMOTER_REPO": fake_github.repo_url(PROJECT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "promoter", "bump", "staging", "--app", "api", "--tag", "1.1", "--no-verify-image"],
+        cwd=job, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "tag: '1.1'" in remote_text(bare, "staging", "values.yaml")
+    assert fake_github.tokens and all(seen.accepted for seen in fake_github.seen)
