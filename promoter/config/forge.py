@@ -38,8 +38,8 @@ class ForgeConfig(Section, frozen=True):
     app_id: Annotated[
         Positive | None,
         describe(
-            "GitHub App ID: authenticate as the app, with installation tokens promoter mints from its private "
-            "key in `PROMOTER_GITHUB_APP_KEY` (text or base64), for the API and for git over HTTPS.",
+            "GitHub App ID: authenticate as the app, with installation tokens promoter mints from its "
+            "private key in `PROMOTER_GITHUB_APP_KEY` (text or base64), for the API and for git over HTTPS.",
             default_text="`PROMOTER_GITHUB_APP_ID`, else none",
         ),
     ] = None

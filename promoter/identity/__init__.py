@@ -132,7 +132,8 @@ def _credential_source(
 
 def config_read_source(repo_url: str, environ: Mapping[str, str]) -> gitauth.CredentialSource | None:
     """Before promoter.yaml is known: the GitHub App of ``PROMOTER_GITHUB_APP_ID`` for reading it from the
-    env repo, on the repository URL's own GitHub (``github.com``, or GitHub Enterprise at ``<host>/api/v3``)."""
+    env repo, on the repository URL's own GitHub (``github.com``, or an Enterprise server's
+    ``<host>/api/v3``)."""
     app_id, installation_id = app_ids(None, None, environ)
     remote = gitauth.parse_remote(repo_url)
     if app_id is None or remote.kind != "http":

@@ -165,9 +165,16 @@ class GitHubApp:
                 ) from None
             raise
         if answer.status_code < 300:
-            data = answer.json()
+            try:
+                data = answer.json()
+            except ValueError:
+                data = None
             if not isinstance(data, dict):
-                raise ForgeError(f"GitHub App {self.app_id}: {action}: unexpected answer", where=url)
+                raise ForgeError(
+                    f"GitHub App {self.app_id}: {action}: the answer is not the JSON object GitHub sends",
+                    where=self.api_url,
+                    hint="check forge.url: it must be the GitHub (Enterprise) server",
+                )
             return data
         raise self._error(answer.status_code, _message(answer), project, action)
 

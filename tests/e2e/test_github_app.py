@@ -288,3 +288,17 @@ def test_promoter_yaml_is_read_from_the_env_repo_as_the_app(
     assert done.returncode == 0, done.stderr
     assert "tag: '1.1'" in remote_text(bare, "staging", "values.yaml")
     assert fake_github.tokens and all(seen.accepted for seen in fake_github.seen)
+
+
+def test_a_token_in_the_repository_url_wins_over_the_app_and_is_masked(
+    tmp_path: Path, app_keys: AppKeys, fake_github: FakeGitHub, github_repo: Path
+) -> None:
+    """An installation token minted elsewhere (actions/create-github-app-token) given in the URL is used."""
+    minted = fake_github.mint(["environments"])["token"]
+    url = fake_github.repo_url(PROJECT).replace("http://", f"http://x-access-token:{minted}@")
+    done = bump(tmp_path, app_keys, url, config_text(fake_github.url), "api", "1.1", "-vv")
+    assert done.returncode == 0, done.stderr
+    assert "tag: '1.1'" in remote_text(github_repo, "staging", "values.yaml")
+    assert not [seen for seen in fake_github.seen if seen.path.startswith("/api/")]  # the app was not asked
+    assert list(fake_github.tokens) == [minted]
+    assert minted not in done.stdout + done.stderr

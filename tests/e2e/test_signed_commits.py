@@ -353,3 +353,36 @@ def test_a_key_directory_left_by_a_killed_run_is_swept(tmp_path: Path, private_t
     finally:
         live.remove()
     assert not key_dirs(private_tmp)
+
+
+def test_an_approval_branch_commit_is_signed(
+    run_cli, tmp_path: Path, private_tmp: Path, ssh_key: SigningKey
+) -> None:
+    import responses
+
+    from tests.unit.forge.payloads import gitlab_mr
+
+    remote = make_remote(tmp_path, {"values.yaml": VALUES}, branches=("staging", "production"))
+    config = tmp_path / "promoter.yaml"
+    config.write_text(
+        CONFIG.format(email=EMAIL, sign="ssh")
+        .replace("production: {branch: production}", "production: {branch: production, approval: true}")
+        .replace(
+            "version: 1\n",
+            'version: 1\nforge: {type: gitlab, url: "https://gitlab.example.com", project: acme/environments}\n',
+        )
+    )
+    mrs = "https://gitlab.example.com/api/v4/projects/acme%2Fenvironments/merge_requests"
+    with responses.RequestsMock() as api:
+        api.get(mrs, json=[])
+        api.post(mrs, status=201, json=gitlab_mr(3, source="promoter/production/api", target="production"))
+        done = run_cli(
+            "--config", str(config), "--repo", str(remote),
+            "bump", "production", "--app", "api", "--tag", "1.1", "--no-verify-image",
+            env={**ssh_key.environment(), "PROMOTER_TOKEN": "glpat-approval-signing-test"},
+        )  # fmt: skip
+        assert done.exit_code == 0, done.output
+    assert_verified(
+        ssh_key, remote, git("rev-list", "promoter/production/api", "--not", "production", cwd=remote).split()
+    )
+    assert not key_dirs(private_tmp)
