@@ -376,31 +376,35 @@ def identity_figures(pristine: Path, env: dict[str, str], runs: int) -> None:
                     f"git: {{commit_via: {via}}}\nenvironments: {{prod: {{branch: main}}}}\napps:\n{apps}"
                 )
             app_env = dict(local, PROMOTER_GITHUB_APP_KEY=pem)
+            jobs = {
+                "unsigned": (url, local, configs["none"]),
+                "ssh": (url, {**local, **keys["ssh"]}, configs["ssh"]),
+                "openpgp": (url, {**local, **keys["openpgp"]}, configs["openpgp"]),
+                "openpgp+pass": (url, {**local, **keys["openpgp+pass"]}, configs["openpgp"]),
+                "git": (github.repo_url("acme/env"), app_env, configs["git"]),
+                "api": (github.repo_url("acme/env"), app_env, configs["api"]),
+            }
+            order = list(jobs)
             for number in range(runs):
-                tag = f"id-{number}-{time.time_ns()}"
-                times["unsigned"].append(timed(promoter, url, f"u{tag}", local, configs["none"]))
-                times["ssh"].append(timed(promoter, url, f"s{tag}", {**local, **keys["ssh"]}, configs["ssh"]))
-                for kind in ("openpgp", "openpgp+pass"):
-                    times[kind].append(
-                        timed(
-                            promoter, url, f"o{tag}{len(kind)}", {**local, **keys[kind]}, configs["openpgp"]
-                        )
-                    )
-                times["git"].append(
-                    timed(promoter, github.repo_url("acme/env"), f"g{tag}", app_env, configs["git"])
-                )
-                times["api"].append(
-                    timed(promoter, github.repo_url("acme/env"), f"a{tag}", app_env, configs["api"])
-                )
+                random.Random(number).shuffle(order)  # no kind always runs first or last in a round
+                for name in order:
+                    where, job_env, job_config = jobs[name]
+                    tag = f"id-{name}-{number}-{time.time_ns()}".replace("+", "-")
+                    times[name].append(timed(promoter, where, tag, job_env, job_config))
         medians = {name: statistics.median(values) for name, values in times.items()}
+
+        def paired(kind: str, against: str) -> float:
+            """The median of the per-round differences: drift in the machine's load cancels out."""
+            return statistics.median(a - b for a, b in zip(times[kind], times[against]))
+
         signed = "  ".join(
-            f"{kind} {medians[kind]:.3f}s ({medians[kind] - medians['unsigned']:+.3f}s)"
+            f"{kind} {medians[kind]:.3f}s (paired {paired(kind, 'unsigned'):+.3f}s)"
             for kind in ("ssh", "openpgp", "openpgp+pass")
         )
-        print(f"signing: unsigned {medians['unsigned']:.3f}s  {signed}", flush=True)
+        print(f"signing, {runs} rounds: unsigned {medians['unsigned']:.3f}s  {signed}", flush=True)
         print(
             f"GitHub App, loopback GitHub: push {medians['git']:.3f}s  createCommitOnBranch {medians['api']:.3f}s "
-            f"({medians['api'] - medians['git']:+.3f}s)",
+            f"(paired {paired('api', 'git'):+.3f}s)",
             flush=True,
         )
 

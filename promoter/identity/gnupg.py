@@ -37,13 +37,12 @@ def prepare_home(directory: PrivateDir, key: KeyText) -> tuple[Path, str]:
     directory.write("gnupg/gpg.conf", "\n".join(options) + "\n")
     directory.write("gnupg/gpg-agent.conf", f"allow-loopback-pinentry\ns2k-count {AGENT_S2K_COUNT}\n")
     env = environment(home)
-    imported = _run([gpg, "--import"], env, stdin=key.text)
+    imported = _run([gpg, "--status-fd", "1", "--import"], env, stdin=key.text)
     if imported.returncode != 0:
         raise _key_error(key, "gpg could not import it", imported.stderr)
-    listed = _run([gpg, "--with-colons", "--fixed-list-mode", "--list-secret-keys"], env)
-    fingerprint = signing_fingerprint(listed.stdout)
+    fingerprint = secret_fingerprint(imported.stdout)
     if fingerprint is None:
-        raise _key_error(key, "it holds no secret key that can sign", listed.stderr)
+        raise _key_error(key, "it holds no secret key", imported.stderr)
     return home, fingerprint
 
 
@@ -51,27 +50,15 @@ def environment(home: Path) -> dict[str, str]:
     return {"GNUPGHOME": str(home)}
 
 
-def signing_fingerprint(colons: str) -> str | None:
-    """The fingerprint of the first secret primary key that can sign (itself or through a subkey).
-
-    gpg picks the signing subkey itself when given the primary key's fingerprint.
-    """
-    primary: str | None = None
-    can_sign = False
-    expect_fpr = False
-    for line in colons.splitlines():
-        fields = line.split(":")
-        kind = fields[0]
-        if kind == "sec":
-            if primary is not None and can_sign:
-                return primary
-            # field 12 of the primary key: upper-case letters are what the whole key can still do
-            capabilities = fields[11] if len(fields) > 11 else ""
-            primary, expect_fpr = None, True
-            can_sign = "S" in capabilities and fields[1] not in ("r", "e", "d", "i")
-        elif kind == "fpr" and expect_fpr:
-            primary, expect_fpr = fields[9], False
-    return primary if primary is not None and can_sign else None
+def secret_fingerprint(status: str) -> str | None:
+    """The fingerprint of the first secret key in ``gpg --status-fd 1 --import`` output (``IMPORT_OK`` with
+    the "contains a secret key" bit, 16). gpg picks the signing subkey itself when given it."""
+    for line in status.splitlines():
+        fields = line.split()
+        imported = len(fields) >= 4 and fields[:2] == ["[GNUPG:]", "IMPORT_OK"] and fields[2].isdigit()
+        if imported and int(fields[2]) & 16:
+            return fields[3]
+    return None
 
 
 def stop_agent(home: Path) -> None:

@@ -286,6 +286,22 @@ def test_a_key_that_cannot_sign_pushes_nothing(
     assert not key_dirs(private_tmp)
 
 
+def test_an_openpgp_key_that_can_only_certify_pushes_nothing(
+    run_cli, tmp_path: Path, private_tmp: Path, openpgp_encryption_key: SigningKey
+) -> None:
+    remote, config = setup_repo(tmp_path, "openpgp")
+    before = git("rev-parse", "staging", cwd=remote)
+    done = run_cli(
+        "--config", str(config), "--repo", str(remote), "-o", "json",
+        "bump", "staging", "--app", "api", "--tag", "1.1", "--no-verify-image",
+        env=openpgp_encryption_key.environment(),
+    )  # fmt: skip
+    assert done.exit_code == 2, done.output
+    assert json.loads(done.stdout)["error"]["where"] == "PROMOTER_SIGNING_KEY"
+    assert git("rev-parse", "staging", cwd=remote) == before
+    assert not key_dirs(private_tmp)
+
+
 @pytest.mark.parametrize("kind", ["ssh", "openpgp"])
 def test_sigterm_while_signing_removes_the_key_and_stops_the_agent(
     tmp_path: Path, private_tmp: Path, ssh_key: SigningKey, openpgp_key: SigningKey, kind: str

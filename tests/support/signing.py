@@ -61,13 +61,15 @@ def _ssh_key(directory: Path, passphrase: str | None) -> SigningKey:
     return SigningKey("ssh", path.read_text(), public, passphrase, allowed)
 
 
-def _openpgp_key(directory: Path, passphrase: str) -> SigningKey:
+def _openpgp_key(
+    directory: Path, passphrase: str, algorithm: str = "ed25519", usage: str = "sign"
+) -> SigningKey:
     home = directory / "gnupg-maker"
     home.mkdir(parents=True, mode=0o700)
     env = dict(os.environ, GNUPGHOME=str(home))
     gpg = ["gpg", "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", passphrase]
     subprocess.run(
-        [*gpg, "--quick-gen-key", f"promoter bot <{EMAIL}>", "ed25519", "sign", "never"],
+        [*gpg, "--quick-gen-key", f"promoter bot <{EMAIL}>", algorithm, usage, "never"],
         env=env,
         check=True,
         capture_output=True,
@@ -106,6 +108,19 @@ def ssh_key_with_passphrase(tmp_path_factory: pytest.TempPathFactory) -> Signing
 @pytest.fixture(scope="session")
 def openpgp_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigningKey]:
     key = _openpgp_key(tmp_path_factory.mktemp("openpgp"), OPENPGP_PASSPHRASE)
+    yield key
+    subprocess.run(
+        ["gpgconf", "--kill", "all"],
+        env=dict(os.environ, GNUPGHOME=str(key.verifier)),
+        check=False,
+        capture_output=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def openpgp_encryption_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigningKey]:
+    """An OpenPGP secret key that can only certify: gpg imports it, but it cannot sign a commit."""
+    key = _openpgp_key(tmp_path_factory.mktemp("openpgp-encr"), OPENPGP_PASSPHRASE, "ed25519", "cert")
     yield key
     subprocess.run(
         ["gpgconf", "--kill", "all"],

@@ -29,7 +29,10 @@ NEW_VALUES = VALUES.replace("'1.0'", "'1.1'")
 GHE = "https://ghe.example.com:443"  # PyGithub spells the default port out
 GRAPHQL = f"{GHE}/api/graphql"
 GITLAB = "https://gitlab.example.com/api/v4/projects/acme%2Fenvironments"
-MESSAGE_BODY = "- api: 1.0 -> 1.1\n\nPromoter-App: api\nPromoter-Env: staging\nPromoter-Image: registry.example.com/acme/api:1.1\n"
+MESSAGE_BODY = (
+    "- api: 1.0 -> 1.1\n\nPromoter-App: api\nPromoter-Env: staging\nPromoter-Image: registry.example.com/acme/api:1.1\n"
+    "Promoter-Versions: api=1.1\nPromoter-Actor: Test Author\n"
+)
 
 
 def config(forge: str, url: str) -> str:
