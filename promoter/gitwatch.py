@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from promoter import progress
-from promoter.errors import ConfigError
+from promoter.settings import seconds_setting
 
 if TYPE_CHECKING:  # pragma: no cover
     from git import Git
@@ -42,20 +42,7 @@ _PROGRESS = re.compile(
 
 def git_timeout(environ: Mapping[str, str] | None = None) -> float:
     """Seconds without progress after which a git network command is given up (``PROMOTER_GIT_TIMEOUT``)."""
-    env = os.environ if environ is None else environ
-    text = (env.get(TIMEOUT_VARIABLE) or "").strip()
-    if not text:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise ConfigError(
-            f"{TIMEOUT_VARIABLE} must be a number of seconds greater than 0, not {text!r}",
-            where=TIMEOUT_VARIABLE,
-        )
-    return value
+    return seconds_setting(TIMEOUT_VARIABLE, DEFAULT_TIMEOUT, environ)
 
 
 def low_speed_environment(environ: Mapping[str, str], timeout: float) -> dict[str, str]:

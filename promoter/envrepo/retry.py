@@ -8,11 +8,10 @@ doubles with every race it lost, so the more contention a pipeline meets, the fu
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Mapping
 
-from promoter.errors import ConfigError
+from promoter.settings import seconds_setting
 
 BUDGET_VARIABLE = "PROMOTER_RETRY_BUDGET"
 DEFAULT_BUDGET = 120.0
@@ -24,19 +23,7 @@ BACKOFF_CAP = 20.0
 
 def retry_budget(environ: Mapping[str, str] | None = None) -> float:
     """Seconds a transaction keeps retrying lost races (``PROMOTER_RETRY_BUDGET``)."""
-    env = os.environ if environ is None else environ
-    text = (env.get(BUDGET_VARIABLE) or "").strip()
-    if not text:
-        return DEFAULT_BUDGET
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise ConfigError(
-            f"{BUDGET_VARIABLE} must be a number of seconds (0 or more), not {text!r}", where=BUDGET_VARIABLE
-        )
-    return value
+    return seconds_setting(BUDGET_VARIABLE, DEFAULT_BUDGET, environ, allow_zero=True)
 
 
 def backoff(lost: int, attempt_seconds: float = 0.0) -> float:

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from promoter.dirlock import abandoned
+
 LOG = logging.getLogger("promoter.envrepo")
 
 PREFIX = "promoter-env-"
@@ -59,26 +61,9 @@ def sweep_stale(root: Path | None = None, *, now: float | None = None, force: bo
                 continue
         except OSError:
             continue
-        if _abandoned(path):
+        if abandoned(path, LOCK_NAME):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     if removed:
         LOG.debug("removed %d abandoned work clone(s) from %s", len(removed), base)
     return removed
-
-
-def _abandoned(path: Path) -> bool:
-    """True when no live process holds the directory's lock (or it has none: an older promoter's)."""
-    try:
-        fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False  # a live process holds it
-    finally:
-        os.close(fd)
-    return True

@@ -21,17 +21,17 @@ recorder), not in urllib3's own ``sleep`` hook, so it behaves the same under any
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from promoter.errors import ConfigError, ForgeError
+from promoter.errors import ForgeError
 from promoter.forge import _resend
 from promoter.forge._resend import MAX_TRIES, Exchange, Resender
 from promoter.masking import mask
+from promoter.settings import seconds_setting
 
 if TYPE_CHECKING:
     import requests
@@ -46,20 +46,7 @@ TIMEOUT_VARIABLE = "PROMOTER_FORGE_TIMEOUT"
 
 def forge_timeout(environ: Mapping[str, str] | None = None) -> float:
     """Seconds a forge request waits for an answer (``PROMOTER_FORGE_TIMEOUT``, default 30)."""
-    env = os.environ if environ is None else environ
-    text = (env.get(TIMEOUT_VARIABLE) or "").strip()
-    if not text:
-        return TIMEOUT
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise ConfigError(
-            f"{TIMEOUT_VARIABLE} must be a number of seconds greater than 0, not {text!r}",
-            where=TIMEOUT_VARIABLE,
-        )
-    return value
+    return seconds_setting(TIMEOUT_VARIABLE, TIMEOUT, environ)
 
 
 _ALWAYS_RETRY = frozenset({429, 503})

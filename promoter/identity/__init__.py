@@ -157,14 +157,9 @@ def app_ids(
 
 
 def _number(environ: Mapping[str, str], variable: str) -> int | None:
-    from promoter.errors import ConfigError
+    from promoter.settings import count_setting
 
-    text = environ.get(variable, "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"{variable} must be a positive number, not {text!r}", where=variable)
-    return int(text)
+    return count_setting(variable, None, environ)
 
 
 def _app_source(

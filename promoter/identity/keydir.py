@@ -19,11 +19,12 @@ import shutil
 import signal
 import tempfile
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+
+from promoter.dirlock import abandoned
 
 LOG = logging.getLogger("promoter.identity")
 
@@ -163,7 +164,7 @@ def sweep_abandoned(root: Path | None = None) -> list[Path]:
                 continue
         except OSError:
             continue
-        if _abandoned(path):
+        if abandoned(path, LOCK_NAME, unlocked_grace=UNLOCKED_GRACE):
             from promoter.identity.gnupg import stop_agent
 
             stop_agent(path / "gnupg")
@@ -172,23 +173,3 @@ def sweep_abandoned(root: Path | None = None) -> list[Path]:
     if removed:
         LOG.debug("removed %d abandoned key director%s", len(removed), "y" if len(removed) == 1 else "ies")
     return removed
-
-
-def _abandoned(path: Path) -> bool:
-    try:
-        fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        # created a moment ago by a process about to lock it, or by one that died before it could
-        try:
-            return time.time() - path.lstat().st_mtime > UNLOCKED_GRACE
-        except OSError:
-            return False
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False  # a live process holds it
-    finally:
-        os.close(fd)
-    return True

@@ -7,12 +7,11 @@ as "image exists".
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from promoter.errors import ConfigError, ImageMissingError
+from promoter.errors import ImageMissingError
 from promoter.imageref import ImageRef
 from promoter.registry.addresses import api_repository, registry_base_url, registry_host
 from promoter.registry.auth import Authenticator
@@ -24,6 +23,7 @@ from promoter.registry.transport import (
     error_codes,
     registry_error,
 )
+from promoter.settings import count_setting
 
 if TYPE_CHECKING:
     import requests
@@ -201,13 +201,7 @@ def _platform_manifest(manifests: list[Any]) -> str | None:
 
 def registry_concurrency(environ: Mapping[str, str] | None) -> int:
     """Requests in flight per registry: ``PROMOTER_REGISTRY_CONCURRENCY`` (a positive number), default 4."""
-    env = os.environ if environ is None else environ
-    raw = env.get(CONCURRENCY_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_CONCURRENCY
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{CONCURRENCY_VARIABLE} must be a whole number of at least 1, not {raw!r}")
-    return int(raw)
+    return count_setting(CONCURRENCY_VARIABLE, DEFAULT_CONCURRENCY, environ) or DEFAULT_CONCURRENCY
 
 
 def verify_image(

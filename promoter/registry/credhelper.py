@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from promoter import masking
 from promoter.errors import ConfigError, MissingExecutableError, RegistryError
+from promoter.settings import seconds_setting
 
 PREFIX = "docker-credential-"
 NOT_FOUND = "credentials not found in native keychain"
@@ -45,16 +46,7 @@ class HelperAnswer:
 
 
 def helper_timeout(environ: Mapping[str, str]) -> float:
-    raw = environ.get(TIMEOUT_VARIABLE, "")
-    if not raw:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if value <= 0:
-        raise ConfigError(f"{TIMEOUT_VARIABLE} must be a positive number of seconds, not {raw!r}")
-    return value
+    return seconds_setting(TIMEOUT_VARIABLE, DEFAULT_TIMEOUT, environ)
 
 
 def get_credentials(
