@@ -1,7 +1,8 @@
 """``promoter demo``: a tour on a temporary local env repo that needs nothing but git.
 
 It creates a bare "remote" holding an app-of-apps values file, bumps one app, then lets two pipelines push at
-the same moment (one of them must re-run its edit on the other's commit), and shows the downgrade guard.
+the same moment (one of them must re-run its edit on the other's commit), shows the downgrade guard, rolls an
+app back with a hold that the next bump respects, and prints the environment's history.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any
 from promoter.ci import CiContext
 from promoter.config import parse_config
 from promoter.envrepo import EnvRepo
-from promoter.errors import DowngradeRefusedError, GitError
+from promoter.errors import DowngradeRefusedError, GateRefusedError, GitError
 from promoter.workflows.bump import BumpOptions, BumpResult, bump
+from promoter.workflows.history import history, render_table
+from promoter.workflows.rollback import RollbackOptions, rollback
 from promoter.workflows.session import Session
 
 CONFIG = """\
@@ -205,6 +208,29 @@ def run_demo(*, keep: bool = False, directory: Path | None = None) -> DemoResult
         except DowngradeRefusedError as exc:
             guard = [f"refused (exit {exc.exit_code}): {exc.message}", f"hint: {exc.hint}"]
         steps.append(DemoStep("A late pipeline (99) tries to deploy its older build", guard))
+
+        reason = "error rate up since 1.5.0"
+        rolled = rollback(session(104), RollbackOptions(env="staging", app="api", reason=reason))
+        steps.append(
+            DemoStep(
+                "api 1.5.0 misbehaves: roll it back",
+                [
+                    f"{rolled.result}: api {rolled.current} -> {rolled.target} "
+                    "(the version that ran before, read from the env repo's history)",
+                    f"api is {rolled.hold.describe()}",
+                ],
+            )
+        )
+        try:
+            bump(session(105), BumpOptions(env="staging", app="api", tag="1.6.0", verify_image=False))
+            held = ["(unexpected) the held app was bumped"]
+        except GateRefusedError as exc:
+            held = [f"refused (exit {exc.exit_code}): {exc.message}"]
+        held.append("promoter release staging --app api lets bumps through again")
+        steps.append(DemoStep("Pipeline 105 bumps api to 1.6.0 while it is held", held))
+        steps.append(
+            DemoStep("promoter history staging", render_table(history(session(0), "staging")).splitlines())
+        )
 
         values = _git("show", "staging:apps/values.yaml", cwd=remote)
         steps.append(DemoStep("staging:apps/values.yaml now", values.rstrip().splitlines()))

@@ -18,8 +18,17 @@ def test_demo_tour(run_cli) -> None:
     assert sum("attempt 2" in line for line in outcomes) == 1
     guard = steps["A late pipeline (99) tries to deploy its older build"]
     assert guard[0].startswith("refused (exit 4): refusing to let pipeline 99 overwrite api in staging")
+    rolled = steps["api 1.5.0 misbehaves: roll it back"]
+    assert rolled[0].startswith("changed: api 1.5.0 -> 1.4.0")
+    assert "error rate up since 1.5.0" in rolled[1]
+    held = steps["Pipeline 105 bumps api to 1.6.0 while it is held"]
+    assert held[0].startswith("refused (exit 4):") and "api" in held[0]
+    history = "\n".join(steps["promoter history staging"])
+    for version in ("1.4.0", "1.5.0", "2.1.0"):
+        assert version in history
+    assert "rollback" in history
     final = "\n".join(steps["staging:apps/values.yaml now"])
-    assert 'tag: "1.5.0"   # bumped by CI' in final
+    assert 'tag: "1.4.0"   # bumped by CI' in final
     assert "tag: 2.1.0" in final
     assert payload["kept"] is False
 
