@@ -29,35 +29,97 @@ def _yaml() -> Any:
 
 
 @functools.lru_cache(maxsize=1)
+def _loader() -> type | None:
+    """What ``YAML(typ="safe").compose`` builds around libyaml for every call, built once.
+
+    ruamel's ``YAML`` object looks for plug-ins on disk (a ``glob``) when it is created and defines a new
+    loader class on every ``compose``: about 0.3 ms per call, more than composing a small file. This is the
+    same class (libyaml's parser, the safe constructor, :func:`_cached_resolver`), initialised the same way,
+    made once per process; each compose still gets a fresh instance. None without libyaml.
+    """
+    from ruamel.yaml.constructor import SafeConstructor
+
+    parser = c_parser()
+    if parser is None:  # pragma: no cover - ruamel.yaml.clib is a dependency on CPython
+        return None
+    resolver: Any = _cached_resolver()
+
+    class Loader(parser, SafeConstructor, resolver):  # type: ignore[misc, valid-type]
+        def __init__(self, stream: str) -> None:
+            parser.__init__(self, stream)
+            self._parser = self._composer = self
+            SafeConstructor.__init__(self, loader=self)
+            self.allow_duplicate_keys = False
+            resolver.__init__(self, version=None, loadumper=self)
+
+    return Loader
+
+
+def _compose_one(text: str) -> Any:
+    loader = _loader()
+    if loader is None:  # pragma: no cover
+        return _yaml().compose(text)
+    instance = loader(text)
+    try:
+        return instance.get_single_node()
+    finally:
+        instance.dispose()
+
+
+def _compose_each(text: str) -> list[Any]:
+    loader = _loader()
+    if loader is None:  # pragma: no cover
+        return list(_yaml().compose_all(text))
+    instance = loader(text)
+    try:
+        nodes = []
+        while instance.check_node():
+            nodes.append(instance.get_node())
+        return nodes
+    finally:
+        instance.dispose()
+
+
+@functools.lru_cache(maxsize=1)
 def _cached_resolver() -> type:
     """ruamel's resolver, minus per-scalar overhead that dominates a C-parser compose.
 
     For every plain scalar ruamel recomputes the YAML version (through attribute fallbacks) twice and
-    concatenates two rule lists; here the version's rules are merged per first character once per compose.
-    Same rules, same order, same tags (checked against ruamel's own resolver over the whole test corpus):
-    a C compose of a 0.5 MB values file drops from about 0.50 s to 0.2 s. Each compose uses a fresh YAML
-    object, so the table never outlives one parse.
+    concatenates two rule lists; here the version's rules are merged per first character, once per YAML
+    version and process (the table depends on nothing else), and each compose picks its version's table
+    on its first scalar, as ruamel would. Same rules, same order, same tags (checked against ruamel's own
+    resolver over the whole test corpus): a C compose of a 0.5 MB values file drops from about 0.50 s to
+    0.2 s, and a small file no longer pays for building the table.
     """
     from ruamel.yaml.nodes import ScalarNode
     from ruamel.yaml.resolver import VersionedResolver
     from ruamel.yaml.tag import Tag
 
+    tables: dict[Any, dict[Any, list[Any]]] = {}  # YAML version -> merged rules
+
     class FastResolver(VersionedResolver):
         _merged: dict[Any, list[Any]] | None = None
 
         def _rules(self) -> dict[Any, list[Any]]:
-            table = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
-            tail = list(table.get(None, []))
-            merged = {key: [*rules, *tail] for key, rules in table.items() if key is not None}
-            merged[None] = tail
+            version = self.processing_version
+            merged = tables.get(version)
+            if merged is None:
+                table = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
+                # each rule as (tag, the compiled pattern's match): ruamel wraps its patterns in a lazy
+                # proxy whose every attribute access is a Python call
+                rules = {key: [(tag, regexp.match) for tag, regexp in found] for key, found in table.items()}
+                tail = rules.get(None, [])
+                merged = {key: [*found, *tail] for key, found in rules.items() if key is not None}
+                merged[None] = tail
+                tables[version] = merged
             self._merged = merged
             return merged
 
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
             if kind is ScalarNode and implicit[0] and not self.yaml_path_resolvers:
                 merged = self._merged or self._rules()
-                for tag, regexp in merged.get(value[:1], merged[None]):
-                    if regexp.match(value):
+                for tag, match in merged.get(value[:1], merged[None]):
+                    if match(value):
                         return Tag(suffix=tag)
                 return self.DEFAULT_SCALAR_TAG
             return super().resolve(kind, value, implicit)
@@ -95,7 +157,7 @@ def compose_all(body: str, name: str, line_offset: int = 0) -> list[Node]:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
-        return [node for node in _yaml().compose_all(body) if node is not None]
+        return [node for node in _compose_each(body) if node is not None]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{name}:{mark.line + 1 + line_offset}:{mark.column + 1}" if mark else name
@@ -117,7 +179,7 @@ def compose_span(body: str, start: int, end: int, line: int) -> Node:
 
 def compose_text(text: str, start: int, line: int) -> Node:
     """Compose ``text``, a piece that sits at index ``start`` and 0-based line ``line`` of a larger text."""
-    node = _yaml().compose(text)
+    node = _compose_one(text)
     if node is None:
         raise ValueError("the piece holds no document")
     if start:

@@ -6,6 +6,7 @@ A path is a tuple of segments: a mapping key (``str``), a sequence index (``int`
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from promoter.errors import KeySyntaxError
@@ -98,8 +99,12 @@ class _Reader:
         return self.quoted() if self.peek() == '"' else self.bare(stops)
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_key(text: str) -> KeyPath:
-    """Parse a key path; raises :class:`KeySyntaxError` (exit 3) pointing at the bad character."""
+    """Parse a key path; raises :class:`KeySyntaxError` (exit 3) pointing at the bad character.
+
+    Cached: the same few key paths are parsed for every app of a large promotion (a path is immutable).
+    """
     reader = _Reader(text)
     segments: list[Segment] = []
     if not text:

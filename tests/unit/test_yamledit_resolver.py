@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
-from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.nodes import Node, ScalarNode
 
-from promoter.yamledit.compose import _yaml
+from promoter.yamledit.compose import _yaml, compose_all
 
 CORPUS = Path(__file__).parent.parent / "fixtures" / "real-world"
 VALUES = [
@@ -76,3 +76,41 @@ def test_same_tags_as_ruamel(name: str) -> None:
     expected = tags(TEXTS[name], YAML(typ="safe"))
     assert expected
     assert tags(TEXTS[name], _yaml()) == expected
+
+
+def shape(roots: list[Node]) -> list[tuple[object, ...]]:
+    """Every node of ``roots`` in document order: kind, tag, scalar value and style, anchor, marks."""
+    out: list[tuple[object, ...]] = []
+    stack = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        value = node.value if isinstance(node, ScalarNode) else None
+        style = getattr(node, "style", None) if isinstance(node, ScalarNode) else node.flow_style
+        out.append(
+            (
+                type(node).__name__,
+                str(node.tag),
+                value,
+                style,
+                node.anchor,
+                node.start_mark.index,
+                node.end_mark.index,
+            )
+        )
+        if not isinstance(node, ScalarNode):
+            children = [
+                part for item in node.value for part in (item if isinstance(item, tuple) else (item,))
+            ]
+            stack.extend(reversed(children))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(TEXTS))
+def test_the_loader_made_once_composes_what_ruamel_composes(name: str) -> None:
+    """promoter builds ruamel's loader class once per process and reuses it: the trees must not differ from
+    a fresh ``YAML(typ="safe")``, also when texts of other YAML versions were composed in between."""
+    expected = shape([node for node in YAML(typ="safe").compose_all(TEXTS[name]) if node is not None])
+    assert expected
+    for other in ("yaml-1.1", "scalars", name):
+        compose_all(TEXTS[other], other)
+        assert shape(compose_all(TEXTS[name], name)) == expected
