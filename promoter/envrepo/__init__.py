@@ -10,6 +10,7 @@ runs ``edit`` again on the new head. The parts, each one idea:
 ``commit``      the commit seam: a :class:`Committer` makes the commit, a :class:`Publisher` lands it
 ``transport``   everything that talks to the remote: ``ls-remote``, fetch, push
 ``workclone``   the local partial/sparse clone: running git in it, refs, trees, blobs, checkout, staging
+``blobtree``    an edit's files without a checkout: read from blobs, staged as blobs (``in_memory``)
 ``setup``       creating that clone (init, partial-clone settings, sparse patterns, pinned variables)
 ``failures``    reading git's stderr: lost races, access problems, error messages
 ``retry``       the retry budget and the backoff between attempts
@@ -21,6 +22,7 @@ runs ``edit`` again on the new head. The parts, each one idea:
 
 from __future__ import annotations
 
+from promoter.envrepo.blobtree import BlobTree, FileTree, open_tree
 from promoter.envrepo.commit import (
     DEFAULT_AUTHOR,
     Committer,
@@ -46,10 +48,12 @@ __all__ = [
     "BUDGET_VARIABLE",
     "DEFAULT_AUTHOR",
     "DEFAULT_BUDGET",
+    "BlobTree",
     "ChangeSet",
     "Committer",
     "Edit",
     "EnvRepo",
+    "FileTree",
     "GitCommitter",
     "GitPublisher",
     "Landing",
@@ -61,6 +65,7 @@ __all__ = [
     "Transport",
     "WorkClone",
     "format_trailers",
+    "open_tree",
     "parse_author",
     "parse_trailers",
     "retry_budget",

@@ -287,6 +287,7 @@ class EnvRepo:
         create: bool = False,
         dry_run: bool = False,
         max_attempts: int | None = None,
+        in_memory: bool = False,
     ) -> TransactionResult:
         """Run ``edit`` on the newest head of ``branch``, commit, push; re-run it when the push loses a race.
 
@@ -297,6 +298,10 @@ class EnvRepo:
         exactly this change on this base the result is "unchanged" with ``commit`` = its head and the diff.
         A dry run returns the diff ("dry-run", or "unchanged" when the edit changes nothing), pushes nothing.
         Lost races are retried for ``PROMOTER_RETRY_BUDGET`` seconds (``max_attempts`` bounds them further).
+        ``edit`` gets the working tree checked out at the start point, or with ``in_memory`` a
+        :class:`~promoter.envrepo.blobtree.BlobTree` of it (nothing checked out; the paths this repository
+        was opened for are read at once): the same files and safety rules, a few git processes for any
+        number of files.
         """
         with self._lock:
             return self._transactions.run(
@@ -308,6 +313,7 @@ class EnvRepo:
                 create=create,
                 dry_run=dry_run,
                 max_attempts=max_attempts,
+                in_memory=in_memory,
             )
 
     def delete_branch(self, branch: str) -> None:

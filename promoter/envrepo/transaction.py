@@ -5,6 +5,10 @@ Publishing is a push by default, or a forge API call (:class:`promoter.envrepo.c
 A push rejected because the branch moved meanwhile is answered by fetching the new head, checking it out
 and running ``edit`` again: never a rebase, never a force push on an environment branch. Only
 ``promoter/*`` approval branches may be replaced, and only with a lease on the head we saw.
+
+An edit gets the working tree checked out at the start point (a :class:`~pathlib.Path`), or, with
+``in_memory``, a :class:`~promoter.envrepo.blobtree.BlobTree` of it: the same files read from git's object
+store, its writes staged as blobs without a checkout (cheaper for edits of many files).
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from promoter import masking
+from promoter.envrepo.blobtree import BlobTree
 from promoter.envrepo.commit import Committer, GitPublisher, Landing, Publisher, StagedChange
 from promoter.envrepo.names import APPROVAL_PREFIX, require_approval_branch, validate_branch_name
 from promoter.envrepo.retry import BUDGET_VARIABLE, DEFAULT_BUDGET, backoff
@@ -56,7 +60,7 @@ class TransactionResult:
         return data
 
 
-Edit = Callable[[Path], ChangeSet]
+Edit = Callable[[Any], ChangeSet]  # called with a working tree (Path), or a BlobTree when ``in_memory``
 MessageSource = str | Callable[[ChangeSet], str]
 
 
@@ -69,6 +73,7 @@ class _Request:
     force_with_lease: bool
     create: bool
     dry_run: bool
+    in_memory: bool
 
 
 class Transaction:
@@ -106,6 +111,7 @@ class Transaction:
         create: bool = False,
         dry_run: bool = False,
         max_attempts: int | None = None,
+        in_memory: bool = False,
     ) -> TransactionResult:
         """See :meth:`promoter.envrepo.EnvRepo.transaction`."""
         validate_branch_name(branch)
@@ -117,7 +123,7 @@ class Transaction:
             )
         if max_attempts is not None and max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        request = _Request(branch, edit, message, base, force_with_lease, create, dry_run)
+        request = _Request(branch, edit, message, base, force_with_lease, create, dry_run, in_memory)
         started = time.monotonic()
         previous: TransactionResult | None = None  # the last attempt's commit, pushed but reported lost
         attempt = 0
@@ -165,12 +171,16 @@ class Transaction:
             previous.status = "changed"
             return previous, True
         start = self._start_point(branch, target, request.base, lease, request.create)
-        self.clone.checkout(start)
-        self._refuse_hidden_links(start, branch)
-        changes = request.edit(self.clone.root)
-        if not isinstance(changes, ChangeSet):
-            raise TypeError("edit must return a ChangeSet")
-        diff = self.clone.stage(changes.paths) if changes else ""
+        if request.in_memory:
+            wanted = self.clone.sparse or ()
+            tree = BlobTree(self.clone, start, fetch=self.transport.fetch_blobs, label=branch, preload=wanted)
+            changes = _checked(request.edit(tree))
+            diff = tree.stage(changes.paths) if changes else ""
+        else:
+            self.clone.checkout(start)
+            self._refuse_hidden_links(start, branch)
+            changes = _checked(request.edit(self.clone.root))
+            diff = self.clone.stage(changes.paths) if changes else ""
         text = request.message(changes) if callable(request.message) else request.message
 
         def result(status: str, commit: str | None, shown: str) -> TransactionResult:
@@ -231,3 +241,9 @@ class Transaction:
             return False
         trees = self.clone.git("rev-parse", f"{current}^{{tree}}", f"{commit}^{{tree}}").split()
         return len(trees) == 2 and trees[0] == trees[1]
+
+
+def _checked(changes: object) -> ChangeSet:
+    if not isinstance(changes, ChangeSet):
+        raise TypeError("edit must return a ChangeSet")
+    return changes

@@ -9,6 +9,7 @@ checking out a head, staging a change.
 from __future__ import annotations
 
 import re
+import subprocess
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -165,26 +166,42 @@ class WorkClone:
         return self.git("rev-parse", "--verify", f"{ref}^{{commit}}").strip()
 
     def blobs(self, oids: Sequence[str]) -> dict[str, bytes]:
-        """Contents of local blobs, read through GitPython's persistent ``git cat-file --batch`` process."""
-        cmd = self.ensure()
-        try:
-            return {oid: cmd.get_object_data(oid)[3] for oid in oids}
-        except (ValueError, OSError) as exc:
-            raise self.error("cat-file", str(exc)) from None
+        """Contents of local blobs, read by one ``git cat-file --batch`` given every id at once."""
+        wanted = list(dict.fromkeys(oids))
+        if not wanted:
+            return {}
+        out = self._feed(("\n".join(wanted) + "\n").encode("ascii"), "cat-file", "--batch")
+        contents: dict[str, bytes] = {}
+        position = 0
+        for oid in wanted:  # "<id> <type> <size>\n<content>\n", or "<id> missing\n"
+            eol = out.find(b"\n", position)
+            header = out[position:eol].split() if eol >= 0 else []
+            if len(header) != 3 or not header[2].isdigit():
+                raise self.error("cat-file", f"object {oid} is not available")
+            start = eol + 1
+            end = start + int(header[2])
+            contents[oid] = out[start:end]
+            position = end + 1
+        return contents
 
     def tree_blobs(self, commit: str, paths: Sequence[str], *, label: str = "") -> dict[str, str]:
         """Repo path -> blob id for the ``paths`` that are files in ``commit`` (no blob is fetched).
 
-        A symbolic link (mode 120000) at one of ``paths`` or on the way to one is refused (exit 3), in the
-        same ``git ls-tree`` call; ``label`` (the branch) prefixes the error's ``where``.
+        A symbolic link (mode 120000) at one of ``paths`` or on the way to one is refused (exit 3);
+        ``label`` (the branch) prefixes the error's ``where``.
         """
-        wanted = set(paths)
+        entries = self.tree_entries(commit, paths)
         blobs: dict[str, str] = {}
-        for mode, kind, oid, name in self._tree_entries(commit, with_ancestors(paths)):
-            if mode == LINK_MODE:
-                raise link_error(name, f"{label}:{name}" if label else name)
-            if kind == "blob" and name in wanted:
-                blobs[name] = oid
+        for path in sorted(set(paths)):
+            for here in with_ancestors([path]):
+                entry = entries.get(here)
+                if entry is None:
+                    break
+                mode, kind, oid = entry
+                if mode == LINK_MODE:
+                    raise link_error(here, f"{label}:{here}" if label else here)
+                if here == path and kind == "blob":
+                    blobs[path] = oid
         return blobs
 
     def refuse_links(self, commit: str, paths: Sequence[str], *, label: str = "") -> None:
@@ -195,17 +212,31 @@ class WorkClone:
         """
         self.tree_blobs(commit, paths, label=label)
 
-    def _tree_entries(self, commit: str, paths: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    def tree_entries(self, commit: str, paths: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+        """Path -> (mode, type, id) for each of ``paths`` found in ``commit`` and every directory on the
+        way to it; for a path that is not there, whatever stands on its way (a file or a link where a
+        directory would be). One ``git ls-tree`` (a second only for paths not found); no blob is fetched.
+        """
+        wanted = sorted({path for path in paths if path})
+        found = {name: (mode, kind, oid) for mode, kind, oid, name in self._ls_tree(commit, wanted)}
+        absent = [path for path in wanted if path not in found]
+        if absent:  # ask for every directory on the way too: a link or a file there is listed
+            for mode, kind, oid, name in self._ls_tree(commit, with_ancestors(absent)):
+                found.setdefault(name, (mode, kind, oid))
+        return found
+
+    def _ls_tree(self, commit: str, paths: Sequence[str]) -> list[tuple[str, str, str, str]]:
+        """``git ls-tree -t`` of ``paths``: each one and the trees on the way to it."""
         if not paths:  # no pathspec would list the whole root
             return []
-        out = self.git("ls-tree", "-z", "--full-tree", commit, "--", *map(literal_pathspec, paths))
-        entries = []
-        for entry in out.split("\0"):
-            meta, _, name = entry.partition("\t")
-            parts = meta.split()
-            if len(parts) == 3:
-                entries.append((parts[0], parts[1], parts[2], name))
-        return entries
+        return _entries(
+            self.git("ls-tree", "-z", "-t", "--full-tree", commit, "--", *map(literal_pathspec, paths))
+        )
+
+    def tree_children(self, commit: str, directory: str) -> list[tuple[str, str, str, str]]:
+        """(mode, type, id, path) of every entry directly in ``directory`` ("" = the root) of ``commit``."""
+        spec = [literal_pathspec(f"{directory}/")] if directory else []
+        return _entries(self.git("ls-tree", "-z", "--full-tree", commit, "--", *spec))
 
     def tree_files(self, commit: str, directory: str) -> list[str]:
         """Repo paths of every file under ``directory`` ("" = all) in ``commit``, recursive, sorted."""
@@ -254,3 +285,63 @@ class WorkClone:
             return ""
         self.git("add", "--all", "--sparse", "--", *map(literal_pathspec, present))
         return self.git("diff", "--cached", "--no-color", "--no-ext-diff", "--no-renames")
+
+    # -- building a tree from blobs (no working tree) -------------------------------------------------
+    def write_blobs(self, contents: Sequence[bytes]) -> list[str]:
+        """Store ``contents`` as blobs with one ``git fast-import``; return their ids, in order."""
+        if not contents:
+            return []
+        marks = self.gitdir / "PROMOTER_BLOB_MARKS"
+        stream = b"".join(
+            b"blob\nmark :%d\ndata %d\n%s\n" % (number, len(data), data)
+            for number, data in enumerate(contents, 1)
+        )
+        self.feed(stream, "fast-import", "--quiet", f"--export-marks={marks}")
+        ids = dict(line.split(" ", 1) for line in marks.read_text().splitlines() if line)
+        marks.unlink()
+        try:
+            return [ids[f":{number}"] for number in range(1, len(contents) + 1)]
+        except KeyError:  # pragma: no cover - fast-import exported every mark it was given
+            raise self.error("fast-import", "not every blob was written") from None
+
+    def stage_entries(self, commit: str, entries: Mapping[str, tuple[str, str] | None]) -> str:
+        """Make HEAD ``commit`` and the index its tree with ``entries`` on top (path -> (mode, blob id);
+        None deletes); return the staged diff. The working tree is not touched (it no longer matches)."""
+        self.git("update-ref", "--no-deref", "HEAD", commit)
+        self.git("read-tree", commit)
+        self._dirty = True  # a later checkout must not trust the working tree
+        zero = "0" * len(commit)
+        lines = (
+            f"0 {zero}\t{path}\0" if entry is None else f"{entry[0]} {entry[1]}\t{path}\0"
+            for path, entry in sorted(entries.items())
+        )
+        self.feed("".join(lines).encode("utf-8"), "update-index", "-z", "--index-info")
+        return self.git("diff", "--cached", "--no-color", "--no-ext-diff", "--no-renames")
+
+    def feed(self, data: bytes, *args: str) -> str:
+        """Run ``git ARGS`` with ``data`` on its standard input; return stdout, raise on failure."""
+        return self._feed(data, *args).decode("utf-8", "replace")
+
+    def _feed(self, data: bytes, *args: str) -> bytes:
+        cmd = self.ensure()
+        handle = cmd.execute([cmd.GIT_PYTHON_GIT_EXECUTABLE, *args], istream=subprocess.PIPE, as_process=True)
+        proc = handle.proc
+        assert proc is not None
+        out: bytes
+        err: bytes
+        out, err = proc.communicate(data)
+        handle.proc = None  # finished: nothing left for GitPython to terminate
+        if proc.returncode != 0:
+            raise self.error(args[0], err.decode("utf-8", "replace") or out.decode("utf-8", "replace"))
+        return out
+
+
+def _entries(listing: str) -> list[tuple[str, str, str, str]]:
+    """``git ls-tree -z`` output as (mode, type, id, path) tuples."""
+    entries = []
+    for entry in listing.split("\0"):
+        meta, _, name = entry.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3:
+            entries.append((parts[0], parts[1], parts[2], name))
+    return entries
