@@ -1,16 +1,31 @@
-"""``promote staging production`` of 200 apps versus 1 app: wall time and forge API calls, same run;
+"""``promote staging production`` of hundreds of apps next to a one-app ``bump`` on the same env repo;
 ``gates``: a gated promote and ``history`` on a 5,000-commit env repo next to the ungated promote.
 
-A local bare env repo (branch per environment, one ``apps/<name>/values.yaml`` per app) is built fresh
-before every measured run (setup not timed). Production has ``approval: true``, so each run pushes one
-commit to ``promoter/promote-staging-to-production`` and opens one merge request; the GitLab API is a
-``responses`` double that counts the calls (with one 3-page listing of open requests, so pagination shows
-up in the count). Runs of both sizes are interleaved; medians are printed with the ratio.
+A local bare env repo (branch per environment; ``--apps`` apps, each with one file ``apps/<name>/values.yaml``,
+or every app in one shared ``values.yaml``) is built once per layout; before every run the review branches
+are deleted, so each run starts from the same state. Production has ``approval: true``: every run pushes one
+commit to a review branch (``promoter/promote-staging-to-production``, ``promoter/production/app000``) and
+opens one merge request on a loopback fake of the GitLab API, which counts the calls (the promote's gate
+reads a 3-page listing of 250 unrelated open requests, so pagination shows up in the count).
 
-    python3 benchmarks/promote.py [--apps 200] [--rounds 5] [--layout file-per-app|one-file]
+Scenarios, run interleaved, medians:
+
+  promote N   ``promoter promote staging production`` (every app)
+  promote 1   the same with ``--app app000``
+  bump 1      ``promoter bump production --app app000 --tag 2.0.0 --no-verify-image``: the baseline
+
+1. As a CI job runs them: each a fresh ``promoter`` process (interpreter, imports, config, workflow), wall
+   time and peak RSS (``os.wait4`` of a small launcher's child). Git child processes are counted once per
+   scenario from git's trace2 events (top-level processes only).
+2. As a library: one long-lived process per source tree, after a warm-up run of each scenario, times the
+   workflow calls alone (``promote(...)`` / ``bump(...)``, config parsed once).
+
+``--before DIR`` adds the same scenarios for another promoter source tree (e.g. ``git archive`` of an older
+commit) in the same rounds. ``--profile cprofile|pyinstrument`` prints a profile of one warm ``promote N``.
+
+    python3 benchmarks/promote.py [--apps 500] [--runs 5] [--layout both|file-per-app|one-file]
+                                  [--before DIR] [--profile cprofile|pyinstrument]
     python3 benchmarks/promote.py gates [--rounds 5]
-
-``one-file``: one app-of-apps ``values.yaml`` with a block per app (``apps.<name>.image.tag``).
 
 ``gates``: an env repo built with ``git fast-import``: 200 apps (``apps/<name>/values.yaml``) and 2,000
 other files; staging has 5,000 commits, one a minute up to a minute ago, each setting one app's version
@@ -27,22 +42,34 @@ other files; staging has 5,000 commits, one a minute up to a minute ago, each se
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-MRS = "https://gitlab.example.com/api/v4/projects/acme%2Fenvironments/merge_requests"
+HERE = Path(__file__).resolve()
+SOURCE = HERE.parent.parent
+PROJECT = "acme/environments"
+MRS_PATH = "/api/v4/projects/acme%2Fenvironments/merge_requests"
 VALUES = 'image:\n  repository: registry.example.com/acme/{name}\n  tag: "{tag}"  # promoter\nreplicas: 2\n'
+PROMOTE_BRANCH = "promoter/promote-staging-to-production"
+BUMP_BRANCH = "promoter/production/app000"
+KINDS = ("promote", "promote-one", "bump")
 
 
-def git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+# -- the env repo ---------------------------------------------------------------------------------------------
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
 def make_repo(root: Path, apps: int, layout: str) -> Path:
@@ -73,10 +100,10 @@ def _indent(text: str) -> str:
     return "".join(f"  {line}\n" for line in text.splitlines())
 
 
-def config_text(apps: int, layout: str) -> str:
+def config_text(apps: int, layout: str, forge_url: str) -> str:
     lines = [
         "version: 1",
-        'forge: {type: gitlab, url: "https://gitlab.example.com", project: acme/environments}',
+        f'forge: {{type: gitlab, url: "{forge_url}", project: {PROJECT}}}',
         "environments:",
         "  staging: {branch: staging}",
         "  production: {branch: production, approval: true, labels: [promotion]}",
@@ -92,46 +119,13 @@ def config_text(apps: int, layout: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_once(apps: int, layout: str = "file-per-app") -> tuple[float, int, int]:
-    """(seconds, forge API calls, commits on the approval branch) for one promote of ``apps`` apps."""
-    import responses
-
-    from promoter.ci import CiContext
-    from promoter.config import parse_config
-    from promoter.workflows.promote import PromoteOptions, promote
-    from promoter.workflows.session import Session
-
-    with tempfile.TemporaryDirectory(prefix="promoter-bench-") as tmp:
-        bare = make_repo(Path(tmp), apps, layout)
-        session = Session(
-            config=parse_config(config_text(apps, layout), "promoter.yaml"),
-            repo_url=str(bare),
-            ci=CiContext(),
-            environ={**os.environ, "PROMOTER_TOKEN": "glpat-benchmark-token"},
-        )
-        with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-            others = [_mr(n, f"feature/{n}", "staging") for n in range(1, 251)]
-            for page in range(3):  # the gate's listing: 250 unrelated open requests, 3 pages
-                url = MRS if page == 0 else f"{MRS}?page={page + 1}"
-                headers = {"Link": f'<{MRS}?page={page + 2}>; rel="next"'} if page < 2 else {}
-                api.get(url, json=others[page * 100 : (page + 1) * 100], headers=headers)
-            api.get(MRS, json=[])
-            api.post(MRS, status=201, json=_mr(300, "promoter/promote-staging-to-production", "production"))
-            began = time.perf_counter()
-            result = promote(session, PromoteOptions("staging", "production"))
-            elapsed = time.perf_counter() - began
-            calls = len(api.calls)
-        assert result.delivery.result == "mr" and len(result.apps) == apps, result.delivery
-        count = subprocess.run(
-            ["git", "rev-list", "--count", "production..promoter/promote-staging-to-production"],
-            cwd=bare,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        return elapsed, calls, int(count)
+def reset(bare: Path) -> None:
+    """Delete the review branches, so the next run starts where the first one did."""
+    for branch in (PROMOTE_BRANCH, BUMP_BRANCH):
+        subprocess.run(["git", "update-ref", "-d", f"refs/heads/{branch}"], cwd=bare, check=False)
 
 
+# -- a loopback GitLab: merge request listing (paginated), look-up by branch, creation ------------------------
 def _mr(iid: int, source: str, target: str) -> dict[str, object]:
     return {
         "id": 1000 + iid,
@@ -144,8 +138,283 @@ def _mr(iid: int, source: str, target: str) -> dict[str, object]:
         "source_project_id": 1,
         "target_project_id": 1,
         "labels": [],
-        "web_url": f"https://gitlab.example.com/acme/environments/-/merge_requests/{iid}",
+        "web_url": f"https://gitlab.example.com/{PROJECT}/-/merge_requests/{iid}",
     }
+
+
+class FakeGitLab(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.calls: list[str] = []
+        self.unknown: list[str] = []
+        self.others = [_mr(n, f"feature/{n}", "staging") for n in range(1, 251)]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeGitLab
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _send(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        self.server.calls.append(f"GET {parts.path}")
+        if parts.path != MRS_PATH:
+            self.server.unknown.append(self.path)
+            self._send(404, {"message": "404 Not found"})
+        elif "source_branch" in query:
+            self._send(200, [])  # the review branch has no open request yet
+        else:
+            page = int(query.get("page", ["1"])[0])
+            items = self.server.others[(page - 1) * 100 : page * 100]
+            headers = {}
+            if page < 3:
+                following = f"{self.server.url}{MRS_PATH}?state=opened&per_page=100&page={page + 1}"
+                headers["Link"] = f'<{following}>; rel="next"'
+            self._send(200, items, headers)
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path)
+        self.server.calls.append(f"POST {parts.path}")
+        length = int(self.headers.get("Content-Length") or 0)
+        data = json.loads(self.rfile.read(length) or b"{}") if length else {}
+        if parts.path != MRS_PATH:
+            self.server.unknown.append(self.path)
+            self._send(404, {"message": "404 Not found"})
+            return
+        self._send(201, _mr(300, str(data.get("source_branch")), str(data.get("target_branch"))))
+
+
+@contextlib.contextmanager
+def fake_gitlab() -> Iterator[FakeGitLab]:
+    server = FakeGitLab()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# -- 1. fresh processes -----------------------------------------------------------------------------------------
+def cli_args(kind: str) -> list[str]:
+    if kind == "bump":
+        return ["bump", "production", "--app", "app000", "--tag", "2.0.0", "--no-verify-image"]
+    return ["promote", "staging", "production", *(["--app", "app000"] if kind == "promote-one" else [])]
+
+
+def run_cli(
+    source: Path, config: Path, bare: Path, kind: str, trace: Path | None = None
+) -> tuple[float, int]:
+    """Wall time (s) and peak RSS (KiB) of one ``promoter`` process."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(source),
+        "PROMOTER_TOKEN": "glpat-benchmark-token",
+    }
+    if trace is not None:
+        env["GIT_TRACE2_EVENT"] = str(trace)
+    # -P: the working directory must not come before PYTHONPATH on sys.path
+    command = [sys.executable, "-P", "-m", "promoter", "--config", str(config), "--repo", str(bare)]
+    launcher = (
+        "import os, subprocess, sys, time\n"
+        "start = time.perf_counter()\n"
+        "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+        "err = child.stderr.read()\n"
+        "_, status, usage = os.wait4(child.pid, 0)\n"
+        "print(time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status))\n"
+        "sys.stderr.write(err.decode())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", launcher, *command, *cli_args(kind)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    elapsed, peak, code = done.stdout.split()
+    if code != "0":
+        raise SystemExit(f"promoter {kind} failed ({code}):\n{done.stderr}")
+    return float(elapsed), int(peak)
+
+
+def git_processes(trace: Path) -> int:
+    """Top-level git processes in a trace2 event file (a child of git has a ``/`` in its session id)."""
+    sids = set()
+    for line in trace.read_text().splitlines():
+        event = json.loads(line)
+        if event.get("event") == "start" and "/" not in event["sid"]:
+            sids.add(event["sid"])
+    return len(sids)
+
+
+# -- 2. a long-lived process (library use) ----------------------------------------------------------------------
+def library(spec: dict[str, Any]) -> None:
+    """Warm-up, then every scenario ``runs`` times interleaved; print {kind: [seconds, ...]} as JSON."""
+    sys.path.insert(0, str(spec["source"]))
+    from promoter.ci import CiContext
+    from promoter.config import parse_config
+    from promoter.workflows.bump import BumpOptions, bump
+    from promoter.workflows.promote import PromoteOptions, promote
+    from promoter.workflows.session import Session
+
+    bare = Path(spec["repo"])
+    session = Session(
+        config=parse_config(Path(spec["config"]).read_text(), "promoter.yaml"),
+        repo_url=str(bare),
+        ci=CiContext(),
+        environ={**os.environ, "PROMOTER_TOKEN": "glpat-benchmark-token"},
+    )
+
+    def once(kind: str) -> float:
+        reset(bare)
+        began = time.perf_counter()
+        if kind == "bump":
+            result: Any = bump(
+                session, BumpOptions("production", app="app000", tag="2.0.0", verify_image=False)
+            )
+        else:
+            names = ("app000",) if kind == "promote-one" else ()
+            result = promote(session, PromoteOptions("staging", "production", apps=names))
+        elapsed = time.perf_counter() - began
+        assert result.delivery.result == "mr", result.delivery
+        return elapsed
+
+    if spec.get("profile"):
+        once("promote")
+        profile(spec["profile"], lambda: once("promote"))
+        return
+    samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    for kind in KINDS:
+        once(kind)
+    for _ in range(int(spec["runs"])):
+        for kind in KINDS:
+            samples[kind].append(once(kind))
+    print(json.dumps(samples))
+
+
+def profile(kind: str, call: Any) -> None:
+    if kind == "pyinstrument":
+        from pyinstrument import Profiler
+
+        sampler = Profiler(interval=0.0005)
+        sampler.start()
+        call()
+        sampler.stop()
+        print(sampler.output_text(color=False), file=sys.stderr)
+        return
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    call()
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=sys.stderr)
+    stats.sort_stats("cumulative").print_stats(30)
+    stats.sort_stats("tottime").print_stats(25)
+
+
+def run_library(spec: dict[str, Any]) -> dict[str, list[float]]:
+    done = subprocess.run(
+        [sys.executable, str(HERE), "--library", json.dumps(spec)],
+        stdout=subprocess.PIPE,
+        stderr=None if spec.get("profile") else subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"library run failed:\n{done.stderr}")
+    if spec.get("profile"):
+        return {}
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+# -- the driver ------------------------------------------------------------------------------------------------
+def measure(layout: str, apps: int, runs: int, before: Path | None, profile_with: str | None) -> None:
+    sources = {"": SOURCE} | ({"before: ": before.resolve()} if before is not None else {})
+    labels = {"promote": f"promote {apps}", "promote-one": "promote 1", "bump": "bump 1"}
+    with tempfile.TemporaryDirectory(prefix="promoter-bench-") as tmp, fake_gitlab() as forge:
+        bare = make_repo(Path(tmp), apps, layout)
+        config = Path(tmp) / "promoter.yaml"
+        config.write_text(config_text(apps, layout, forge.url))
+        scenarios = [(prefix, kind) for prefix in sources for kind in KINDS]
+        processes: dict[tuple[str, str], int] = {}
+        calls: dict[tuple[str, str], int] = {}
+        for prefix, kind in scenarios:  # warm-up (page cache), git processes and API calls
+            reset(bare)
+            trace = Path(tmp) / "trace.json"
+            trace.unlink(missing_ok=True)
+            forge.calls.clear()
+            run_cli(sources[prefix], config, bare, kind, trace)
+            processes[prefix, kind] = git_processes(trace)
+            calls[prefix, kind] = len(forge.calls)
+        samples: dict[tuple[str, str], list[tuple[float, int]]] = {key: [] for key in scenarios}
+        for _ in range(runs):
+            for prefix, kind in scenarios:
+                reset(bare)
+                samples[prefix, kind].append(run_cli(sources[prefix], config, bare, kind))
+        warm = {
+            prefix: run_library(
+                {"source": str(source), "repo": str(bare), "config": str(config), "runs": runs}
+            )
+            for prefix, source in sources.items()
+        }
+        if profile_with:
+            print(f"\nprofile ({profile_with}): one warm promote of {apps} apps ({layout})", flush=True)
+            spec = {"source": str(SOURCE), "repo": str(bare), "config": str(config), "profile": profile_with}
+            run_library({**spec, "runs": 1})
+        unknown = list(forge.unknown)
+    if unknown:
+        raise SystemExit(f"the fake GitLab was asked for what it does not know: {unknown[:5]}")
+    print(f"\nlayout {layout}: {apps} apps; median of {runs} runs; load average {os.getloadavg()[0]:.1f}")
+    print("  fresh promoter processes (as a CI job runs them):")
+    print(
+        f"  {'scenario':<24} {'median s':>9} {'min s':>7} {'peak RSS':>9} {'API calls':>9} {'git procs':>9}"
+    )
+    wall: dict[tuple[str, str], float] = {}
+    for key, values in samples.items():
+        prefix, kind = key
+        wall[key] = statistics.median(seconds for seconds, _ in values)
+        peak = statistics.median(kib for _, kib in values) / 1024
+        print(
+            f"  {prefix + labels[kind]:<24} {wall[key]:>9.3f} {min(s for s, _ in values):>7.3f} "
+            f"{peak:>6.1f} MB {calls[key]:>9} {processes[key]:>9}"
+        )
+    for prefix in sources:
+        many, one, base = (wall[prefix, kind] for kind in KINDS)
+        verdict = "met" if many <= 2 * base else "missed"
+        print(
+            f"  {prefix}promote {apps} / bump 1: {many / base:.2f}x (target <= 2x: {verdict}); "
+            f"promote {apps} / promote 1: {many / one:.2f}x; API calls "
+            f"{'do not grow' if calls[prefix, 'promote'] == calls[prefix, 'promote-one'] else 'GROW'}"
+        )
+    print("  one long-lived process, workflow calls only (after a warm-up):")
+    for prefix, found in warm.items():
+        median = {kind: statistics.median(found[kind]) for kind in KINDS}
+        shown = ", ".join(f"{labels[kind]} {median[kind]:.3f} s" for kind in KINDS)
+        print(
+            f"  {prefix}{shown}; promote {apps} / bump 1: {median['promote'] / median['bump']:.2f}x, "
+            f"promote {apps} / promote 1: {median['promote'] / median['promote-one']:.2f}x"
+        )
 
 
 # -- gates ------------------------------------------------------------------------------------------------
@@ -313,33 +582,19 @@ def main() -> None:
         gates_main(parser.parse_args(sys.argv[2:]).rounds)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--apps", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--layout", choices=["file-per-app", "one-file"], default="file-per-app")
+    parser.add_argument("--apps", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--layout", choices=["both", "file-per-app", "one-file"], default="both")
+    parser.add_argument("--before", type=Path, help="another promoter source tree to measure alongside")
+    parser.add_argument("--profile", choices=["cprofile", "pyinstrument"], help="profile one warm promote")
+    parser.add_argument("--library", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sizes = (1, args.apps)
-    times: dict[int, list[float]] = {size: [] for size in sizes}
-    calls: dict[int, set[int]] = {size: set() for size in sizes}
-    commits: dict[int, set[int]] = {size: set() for size in sizes}
-    run_once(1, args.layout)  # warm-up: imports, page cache
-    print(f"layout: {args.layout}")
-    for _ in range(args.rounds):
-        for size in sizes:
-            elapsed, made, count = run_once(size, args.layout)
-            times[size].append(elapsed)
-            calls[size].add(made)
-            commits[size].add(count)
-    print(f"{'apps':>6}  {'median s':>9}  {'min s':>7}  {'API calls':>9}  {'commits':>7}")
-    for size in sizes:
-        print(
-            f"{size:>6}  {statistics.median(times[size]):>9.3f}  {min(times[size]):>7.3f}  "
-            f"{','.join(map(str, sorted(calls[size]))):>9}  {','.join(map(str, sorted(commits[size]))):>7}"
-        )
-    ratio = statistics.median(times[args.apps]) / statistics.median(times[1])
-    verdict = "met" if ratio <= 2 else "missed"
-    print(f"ratio {args.apps} apps / 1 app: {ratio:.2f}x (target <= 2x: {verdict})")
-    same = calls[1] == calls[args.apps]
-    print(f"API calls {'do not grow' if same else 'GROW'} with the number of apps")
+    if args.library:
+        library(json.loads(args.library))
+        return
+    layouts = ["file-per-app", "one-file"] if args.layout == "both" else [args.layout]
+    for layout in layouts:
+        measure(layout, args.apps, args.runs, args.before, args.profile)
 
 
 if __name__ == "__main__":

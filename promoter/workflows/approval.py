@@ -73,6 +73,7 @@ def deliver_for_review(
     title: Callable[[], str],
     rows: Callable[[], list[dict[str, Any]]],
     review: ReviewContext | None = None,
+    in_memory: bool = False,
 ) -> Delivery:
     """Deliver ``edit`` to an ``approval: true`` environment through its review branch and request."""
     from promoter.forge.none import approval_required
@@ -90,7 +91,14 @@ def deliver_for_review(
 
     def attempt(dry: bool) -> Any:
         return repo.transaction(
-            branch, recorded, message, base=env.branch, force_with_lease=True, create=True, dry_run=dry
+            branch,
+            recorded,
+            message,
+            base=env.branch,
+            force_with_lease=True,
+            create=True,
+            dry_run=dry,
+            in_memory=in_memory,
         )
 
     outcome = attempt(dry_run)

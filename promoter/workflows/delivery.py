@@ -24,8 +24,12 @@ def deliver(
     review_title: Callable[[], str],
     review_rows: Callable[[], list[dict[str, Any]]],
     review: ReviewContext | None = None,
+    in_memory: bool = False,
 ) -> Delivery:
-    """Push ``edit`` to the environment's branch, or (``approval: true``) open or update its request."""
+    """Push ``edit`` to the environment's branch, or (``approval: true``) open or update its request.
+
+    ``in_memory``: the edit runs on a :class:`~promoter.envrepo.BlobTree` instead of a checkout.
+    """
     if env.approval:
         return deliver_for_review(
             session,
@@ -38,5 +42,8 @@ def deliver(
             title=review_title,
             rows=review_rows,
             review=review,
+            in_memory=in_memory,
         )
-    return Delivery.from_transaction(repo.transaction(env.branch, edit, message, dry_run=dry_run))
+    return Delivery.from_transaction(
+        repo.transaction(env.branch, edit, message, dry_run=dry_run, in_memory=in_memory)
+    )

@@ -10,7 +10,7 @@ whose keys and layout differ.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,11 +99,15 @@ def app_paths(env: Environment, apps: Iterable[App]) -> list[str]:
 
 
 def read_versions(
-    env: Environment, apps: Iterable[App], texts: Mapping[str, str | None]
+    env: Environment,
+    apps: Iterable[App],
+    texts: Mapping[str, str | None],
+    *,
+    advance: Callable[[], object] | None = None,
 ) -> dict[str, AppVersion]:
     """Versions of ``apps`` in ``env`` from ``texts`` (path -> text or None, as ``EnvRepo.read_files`` gives).
 
-    Each file is parsed once however many apps it holds.
+    Each file is parsed once however many apps it holds; ``advance`` is called after each app (progress).
     """
     documents: dict[str, YamlDocument | None] = {}
     out: dict[str, AppVersion] = {}
@@ -123,6 +127,8 @@ def read_versions(
                 if version not in found.versions:
                     found.versions.append(version)
         out[app.name] = found
+        if advance is not None:
+            advance()
     return out
 
 

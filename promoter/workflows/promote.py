@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from promoter.config import App, Config, CopyRule, Environment
-from promoter.envrepo import ChangeSet, with_trailers
+from promoter.envrepo import BlobTree, ChangeSet, open_tree, with_trailers
 from promoter.errors import ConfigError, GuardRefusedError, InputError
 from promoter.gates import record
 from promoter.gates.holds import holds_path, parse_holds
 from promoter.gates.verdict import Block, Gatekeeper, freeze_block, hold_blocks, refusal
 from promoter.imageref import ImageRef
 from promoter.progress import progress
-from promoter.safepath import SafeTree
 from promoter.workflows.approval import ReviewContext, forge_for, pending_requests, promote_branch
 from promoter.workflows.delivery import deliver
 from promoter.workflows.delivery_result import Delivery
@@ -176,10 +175,10 @@ class _Plan:
             )
         return path, text
 
-    def __call__(self, worktree: Path) -> ChangeSet:
+    def __call__(self, worktree: Path | BlobTree) -> ChangeSet:
         """Plan every copy and edit in memory, verify it, then write: no file is written before every
         path was checked (a link anywhere on the way is refused before the first write)."""
-        tree = SafeTree(worktree, label=self.target.branch)
+        tree = open_tree(worktree, self.target.branch)
         self.apps, self.copies, self.skipped = [], [], []
         held = holds_path(self.target)  # read on the newest head: a hold placed meanwhile counts
         holds = parse_holds(tree.read_text_or_none(held), f"{self.target.branch}:{held}")
@@ -357,7 +356,8 @@ def promote(session: Session, options: PromoteOptions) -> PromoteResult:
     )
     with session.env_repo(sparse) as repo:
         texts = repo.read_files(source.branch, sorted({*app_paths(source, apps), *copy_sources}))
-        found = read_versions(source, apps, texts)
+        with progress(f"promote: reading {source.name}", total=len(apps), unit="apps") as reading:
+            found = read_versions(source, apps, texts, advance=reading.advance)
         apps = _present(apps, found, explicit=bool(options.apps))
         versions = {app.name: found[app.name].single() for app in apps}
         soak: dict[str, Block] = {}
@@ -389,6 +389,7 @@ def promote(session: Session, options: PromoteOptions) -> PromoteResult:
                 for a in plan.apps
             ],
             review=ReviewContext(kind="promote", source_env=source.name, notes=notes),
+            in_memory=True,  # hundreds of files: edited as blobs, never checked out
         )
     if plan.skipped and not any(app.changes for app in plan.apps) and delivery.result in ("unchanged",):
         raise refusal(plan.skipped, hint="nothing else was left to promote; " + _OVERRIDE_HINT)

@@ -56,6 +56,17 @@ def test_promote_over_many_files_reports_progress(session, log: io.StringIO) -> 
     assert lines[-1].startswith("promote: writing: done")
 
 
+def test_promote_reports_reading_the_source_environment(session, log: io.StringIO) -> None:
+    promote(session, PromoteOptions("staging", "production", dry_run=True))
+    lines = log.getvalue().splitlines()
+    reading = [line for line in lines if line.startswith("promote: reading staging: ")]
+    assert reading and f"of {FILES} apps" in reading[0]
+    assert reading[-1].startswith("promote: reading staging: done")
+    assert lines.index(reading[-1]) < min(
+        i for i, line in enumerate(lines) if line.startswith("promote: planning")
+    )
+
+
 def test_bump_over_many_files_reports_progress(session, log: io.StringIO) -> None:
     options = BumpOptions("staging", image="registry.example.com/acme/app3:2.1.0", verify_image=False)
     result = bump(session, options)
