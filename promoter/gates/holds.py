@@ -4,7 +4,7 @@ A hold lives in the env repo, on the environment's branch, in one small file und
 path, ``.promoter/holds.yaml``, so it is reviewed, versioned and seen by every pipeline like any other
 change::
 
-    # Apps held in this environment: bump and promote leave them alone until
+    # Apps held in this environment: bump, promote and update leave them alone until
     # `promoter release ENV --app APP` (or a change made with --override-gates REASON).
     holds:
       api:
@@ -37,7 +37,7 @@ __all__ = ["HOLDS_FILE", "Hold", "holds_path", "parse_holds", "render_holds"]
 
 HOLDS_FILE = ".promoter/holds.yaml"
 _HEADER = (
-    "# Apps held in this environment: bump and promote leave them alone until\n"
+    "# Apps held in this environment: bump, promote and update leave them alone until\n"
     "# `promoter release ENV --app APP` (or a change made with --override-gates REASON).\n"
 )
 _FIELDS = ("reason", "by", "at")

@@ -23,7 +23,7 @@ def test_rendered_file_is_small_sorted_and_reads_back() -> None:
     }
     text = render_holds(holds)
     assert text == (
-        "# Apps held in this environment: bump and promote leave them alone until\n"
+        "# Apps held in this environment: bump, promote and update leave them alone until\n"
         "# `promoter release ENV --app APP` (or a change made with --override-gates REASON).\n"
         "holds:\n"
         '  "1.0":\n'
