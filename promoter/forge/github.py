@@ -20,12 +20,12 @@ from urllib.parse import quote
 from promoter.forge._http import (
     ErrorContext,
     ForgeHTTPError,
-    Resender,
     Sleep,
     forge_timeout,
     is_network_error,
     make_retry,
 )
+from promoter.forge._resend import Resender
 from promoter.forge.base import (
     CommitState,
     CommitStatus,
@@ -177,7 +177,8 @@ class GitHubForge:
 
     def _same_repo(self, data: dict[str, Any]) -> bool:
         repo = (data.get("head") or {}).get("repo") or {}
-        return repo.get("full_name", self.project).lower() == self.project.lower()
+        full_name: str = repo.get("full_name", self.project)
+        return full_name.lower() == self.project.lower()
 
     # -- requests ----------------------------------------------------------------------------------
     def find_open_request(self, source: str, target: str) -> Request | None:
@@ -312,9 +313,12 @@ class GitHubForge:
 
     def _graphql(self, action: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """POST a GraphQL document; returns the whole answer (``data`` and ``errors``) for the caller."""
-        return self._call(
+        answer = self._call(
             action, "POST", self._requester.graphql_url, body={"query": query, "variables": variables}
         )
+        if not isinstance(answer, dict):
+            raise self._ctx.http_error(action, None, "the answer is not a JSON object")
+        return answer
 
     def list_open_requests(
         self, *, source_prefix: str | None = None, target: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from promoter.errors import ConfigError, ForgeError
@@ -18,12 +18,12 @@ from promoter.forge._http import (
     BACKOFF,
     ErrorContext,
     ForgeHTTPError,
-    Resender,
     Sleep,
     forge_timeout,
     is_network_error,
     make_session,
 )
+from promoter.forge._resend import Resender
 from promoter.forge.base import (
     CommitState,
     CommitStatus,
@@ -35,6 +35,9 @@ from promoter.forge.base import (
     unique,
 )
 from promoter.masking import register_secret
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -134,16 +137,14 @@ class GitLabForge:
                 send = super().http_request
                 return resender.send(verb, path, lambda: send(verb, path, *args, **kwargs))
 
-        auth: dict[str, str] = {}
-        if token:
-            auth = {"job_token": token} if job_token else {"private_token": token}
         self._gl = _Client(
             self.url,
+            private_token=token if token and not job_token else None,
+            job_token=token if token and job_token else None,
             session=make_session(sleep),
             timeout=timeout,
             per_page=100,
             retry_transient_errors=False,
-            **auth,
         )
         self._gitlab_error: type[Exception] = gitlab.exceptions.GitlabError
 
@@ -168,9 +169,20 @@ class GitLabForge:
         with self._errors(action):
             return list(self._gl.http_list(path, query_data={"per_page": 100, **query}, get_all=True))
 
+    def _get(self, action: str, path: str) -> dict[str, Any]:
+        with self._errors(action):
+            return self._object(action, self._gl.http_get(path))
+
     def _put(self, action: str, number: int, data: dict[str, Any]) -> dict[str, Any]:
         with self._errors(action):
-            return self._gl.http_put(self._mr(number), post_data=data)
+            return self._object(action, self._gl.http_put(self._mr(number), post_data=data))
+
+    def _object(self, action: str, answer: dict[str, Any] | requests.Response) -> dict[str, Any]:
+        """``answer`` as a JSON object; python-gitlab hands back the response itself when it is not JSON."""
+        if isinstance(answer, dict):
+            return answer
+        status = getattr(answer, "status_code", None)
+        raise self._ctx.http_error(action, status, "the answer is not a JSON object")
 
     def _to_request(self, data: dict[str, Any]) -> Request:
         labels = tuple(lbl["name"] if isinstance(lbl, dict) else str(lbl) for lbl in data.get("labels") or ())
@@ -251,7 +263,8 @@ class GitLabForge:
                 data["assignee_ids"] = [self._user_id(name) for name in assignees]
             try:
                 with self._errors("create merge request"):
-                    created = self._gl.http_post(f"{self._api}/merge_requests", post_data=data)
+                    answer = self._gl.http_post(f"{self._api}/merge_requests", post_data=data)
+                    created = self._object("create merge request", answer)
                 return self._to_request(created), "created"
             except ForgeHTTPError as exc:
                 # lost a race with a concurrent job (409: "Another open merge request already exists")
@@ -291,8 +304,7 @@ class GitLabForge:
         wanted = [self._user_id(name) for name in unique(reviewers)]
         if not wanted:
             return
-        with self._errors("read merge request"):
-            current = self._gl.http_get(self._mr(number))
+        current = self._get("read merge request", self._mr(number))
         ids = [int(r["id"]) for r in current.get("reviewers") or ()]
         merged = ids + [i for i in wanted if i not in ids]
         if merged != ids:
@@ -341,8 +353,7 @@ class GitLabForge:
 
     def get_request_state(self, number: int) -> LookupState:
         try:
-            with self._errors("read merge request"):
-                data = self._gl.http_get(self._mr(number))
+            data = self._get("read merge request", self._mr(number))
         except ForgeHTTPError as exc:
             if exc.status == 404:
                 return "gone"
@@ -365,9 +376,9 @@ class GitLabForge:
                 f"{self._api}/merge_requests",
                 {"state": "all", "iids[]": chunk, "per_page": _BATCH},
             )
-            for mr in found:
-                if int(mr["iid"]) in states:
-                    states[int(mr["iid"])] = _STATES.get(mr.get("state") or "", "closed")
+            for item in found:
+                if int(item["iid"]) in states:
+                    states[int(item["iid"])] = _STATES.get(item.get("state") or "", "closed")
         return states
 
     # -- commits and links -------------------------------------------------------------------------
@@ -437,8 +448,8 @@ class GitLabForge:
 
     def _web_project(self) -> str:
         if self._path_with_namespace is None:
-            with self._errors("read project"):
-                self._path_with_namespace = str(self._gl.http_get(self._api)["path_with_namespace"])
+            project = self._get("read project", self._api)
+            self._path_with_namespace = str(project["path_with_namespace"])
         return self._path_with_namespace
 
     # -- commits through the API (git.commit_via: api) ---------------------------------------------

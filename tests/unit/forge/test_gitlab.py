@@ -324,6 +324,19 @@ def test_network_error_names_the_host(forge: Forge, api: Any) -> None:
         forge.list_open_requests()
 
 
+def test_an_answer_that_is_not_a_json_object_is_a_forge_error(forge: Forge, api: Any) -> None:
+    # e.g. a proxy's sign-in page where the API's JSON was expected
+    api.get(f"{MRS}/12", body="<html>sign in</html>", content_type="text/html")
+    with pytest.raises(
+        ForgeError, match=r"^GitLab: read merge request: 200: the answer is not a JSON object \("
+    ):
+        forge.get_request_state(12)
+    api.get(MRS, json=[])
+    api.post(MRS, status=201, body="<html>sign in</html>", content_type="text/html")
+    with pytest.raises(ForgeError, match=r"create merge request: 201: the answer is not a JSON object"):
+        forge.open_or_update_request(SOURCE, TARGET, "title", "body")
+
+
 def test_request_state_and_gone(forge: Forge, api: Any) -> None:
     api.get(f"{MRS}/12", json=gitlab_mr(12, state="merged"))
     api.get(f"{MRS}/13", status=404, json={"message": "404 Not found"})
