@@ -157,7 +157,8 @@ class YamlSyntaxError(InputError):
 
 
 class KeyNotFoundError(InputError):
-    pass
+    #: how many parts of the key path were found before the miss, when known
+    depth: int | None = None
 
 
 class KeySyntaxError(InputError):

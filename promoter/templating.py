@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promoter.errors import (
     ConfigError,
@@ -32,6 +32,10 @@ from promoter.errors import (
     UnsafeTargetError,
     UsageError,
 )
+
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 ANNOTATION_ID = "promoter.dev/preview-id"
 ANNOTATION_PROJECT = "promoter.dev/project"
@@ -363,7 +367,7 @@ def load_template(ref: str, *, base_dir: str | Path | None = None) -> PreviewTem
 
 
 @functools.lru_cache(maxsize=1)
-def _environment() -> Any:
+def _environment() -> ImmutableSandboxedEnvironment:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -390,7 +394,7 @@ def _template_line(exc: BaseException, origin: str) -> int | None:
 
 
 @functools.lru_cache(maxsize=16)
-def _compile(text: str, origin: str) -> Any:
+def _compile(text: str, origin: str) -> jinja2.Template:
     import jinja2
 
     env = _environment()
@@ -448,7 +452,7 @@ def add_missing_annotations(text: str, wanted: Mapping[str, str], *, origin: str
     """
     from ruamel.yaml.nodes import MappingNode, ScalarNode
 
-    from promoter.yamledit.document import compose_all
+    from promoter.yamledit.compose import compose_all
 
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom) :]
@@ -542,7 +546,9 @@ def load_documents(text: str, *, origin: str = "<rendered>") -> list[Any]:
         raise TemplateError(f"rendered preview is not valid YAML: {exc}", where=origin) from None
 
 
-def check_rendered(text: str, ctx: PreviewContext | None = None, *, origin: str = "<rendered>") -> list[dict]:
+def check_rendered(
+    text: str, ctx: PreviewContext | None = None, *, origin: str = "<rendered>"
+) -> list[dict[Any, Any]]:
     """Parse rendered output and check its shape; return the non-empty documents.
 
     Every document is a mapping with string ``apiVersion``, ``kind`` and ``metadata.name``; the first one

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from functools import total_ordering
 
+# (core, release-after-pre-releases, per pre-release identifier (numeric?, number, text))
+_SortKey = tuple[tuple[int, int, int], int, tuple[tuple[int, int, str], ...]]
+
 _SEMVER = re.compile(
     r"^v?(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
     r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
@@ -27,7 +30,7 @@ class SemVer:
         pre = tuple(match["pre"].split(".")) if match["pre"] else ()
         return cls(int(match["major"]), int(match["minor"]), int(match["patch"]), pre)
 
-    def _key(self) -> tuple:
+    def _key(self) -> _SortKey:
         # a release sorts after its pre-releases; numeric identifiers sort before alphanumeric ones
         pre_key = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.pre)
         return (self.core, 0 if self.pre else 1, pre_key)

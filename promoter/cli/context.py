@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from promoter.workflows.session import Session
 
 LOG = logging.getLogger("promoter")
+_HANDLER_NAME = "promoter.cli"  # the stderr handler configure_logging installs (and replaces)
 
 
 @dataclass
@@ -39,12 +40,12 @@ class Globals:
             logging.WARNING if self.verbosity < 0 else logging.DEBUG if self.verbosity > 1 else logging.INFO
         )
         for handler in list(LOG.handlers):
-            if getattr(handler, "_promoter", False):
+            if handler.name == _HANDLER_NAME:
                 LOG.removeHandler(handler)
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("promoter: %(message)s"))
         handler.addFilter(masking.MaskingFilter())
-        handler._promoter = True  # type: ignore[attr-defined]
+        handler.name = _HANDLER_NAME
         LOG.addHandler(handler)
         LOG.setLevel(level)
         LOG.propagate = False

@@ -23,8 +23,14 @@ if TYPE_CHECKING:
     from promoter.workflows.session import Session
     from promoter.workflows.wait import WaitRequest, WaitResult
 
+    # click 8.5 made ParamType generic (the value it gives, the value it takes); older releases, which
+    # promoter supports, cannot be subscripted at run time.
+    _OptionalSeconds = click.ParamType[int | None, Any]
+else:
+    _OptionalSeconds = click.ParamType
 
-class Duration(click.ParamType):  # type: ignore[type-arg]
+
+class Duration(_OptionalSeconds):
     """``90``, ``90s``, ``10m``, ``1h30m``: seconds. An empty value means "not given" (CI templates pass
     their input through whether it is set or not)."""
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import click
 
 from promoter.cli.context import emit
 
+if TYPE_CHECKING:
+    from promoter.yamledit.scalar import ValueType
 
-def _doc_option(function):  # type: ignore[no-untyped-def]
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def _doc_option(function: _Command) -> _Command:
     return click.option(
         "--doc",
         type=click.IntRange(min=0),
@@ -30,7 +38,7 @@ def get(file: str, key: str, doc: int | None) -> None:
     from promoter.yamledit import get_value
 
     target = get_value(file, key, doc=doc)
-    value = None if target.node.tag.endswith(":null") else target.value
+    value = None if (target.node.tag or "").endswith(":null") else target.value
     emit(
         {"file": file, "key": target.key, "value": value, "line": target.line, "doc": target.doc_index},
         "" if value is None else value,
@@ -55,14 +63,20 @@ def get(file: str, key: str, doc: int | None) -> None:
     "--follow-symlinks", is_flag=True, help="Edit the file a symbolic link points to (refused by default)."
 )
 def set_(
-    file: str, key: str, value: str, value_type: str, doc: int | None, dry_run: bool, follow_symlinks: bool
+    file: str,
+    key: str,
+    value: str,
+    value_type: ValueType,
+    doc: int | None,
+    dry_run: bool,
+    follow_symlinks: bool,
 ) -> None:
     """Set the scalar at KEY to VALUE, keeping its quote style, comments and every other byte."""
     from promoter.safepath import local_file
     from promoter.yamledit import set_value
 
     path = local_file(file, follow_symlinks=follow_symlinks)
-    result = set_value(path, key, value, value_type=value_type, doc=doc, write=not dry_run, name=file)  # type: ignore[arg-type]
+    result = set_value(path, key, value, value_type=value_type, doc=doc, write=not dry_run, name=file)
     changes = [change.as_dict() for change in result.changes]
     payload = {"result": "changed" if changes else "unchanged", "dry_run": dry_run, "changes": changes}
     if dry_run:

@@ -22,7 +22,7 @@ from promoter.gates.clock import as_utc
 if TYPE_CHECKING:  # pragma: no cover
     from zoneinfo import ZoneInfo
 
-    from promoter.config import FreezeWindow
+    from promoter.config import FreezeWindow, RecurringFreezeWindow
 
 __all__ = ["Freeze", "FreezeSpan", "describe_window", "freeze_at", "spans_at"]
 
@@ -117,10 +117,10 @@ def describe_window(window: FreezeWindow) -> str:
     return f"{days} {window.start}-{window.end}{nextday} {window.timezone}"
 
 
-def _occurrence(window: FreezeWindow, zone: ZoneInfo, day: date) -> FreezeSpan | None:
-    if _DAYS[day.weekday()] not in window.days:  # type: ignore[attr-defined]
+def _occurrence(window: RecurringFreezeWindow, zone: ZoneInfo, day: date) -> FreezeSpan | None:
+    if _DAYS[day.weekday()] not in window.days:
         return None
-    start_text, end_text = window.start, window.end  # type: ignore[attr-defined]
+    start_text, end_text = window.start, window.end
     start = _clock(start_text)
     end = _clock("00:00" if end_text == END_OF_DAY else end_text)
     end_day = day + timedelta(days=1) if end_text == END_OF_DAY or end <= start else day

@@ -17,6 +17,8 @@ Phase = Literal["pending", "progressing", "healthy", "failed"]
 Health = Literal["Healthy", "Progressing", "Degraded", "Missing", "Suspended", "Unknown"]
 #: How an observed revision relates to the commit promoter pushed.
 Match = Literal["current", "other", "unknown"]
+#: How a whole wait ended.
+OutcomeStatus = Literal["healthy", "failed", "timeout", "interrupted"]
 
 TERMINAL_PHASES: tuple[Phase, ...] = ("healthy", "failed")
 
@@ -138,7 +140,7 @@ class DeploymentState:
 class Outcome:
     """The end of a wait: every app's last state and how the whole wait ended."""
 
-    status: Literal["healthy", "failed", "timeout", "interrupted"]
+    status: OutcomeStatus
     states: list[DeploymentState] = field(default_factory=list)
     seconds: float = 0.0
     revision: str | None = None

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from promoter.observe.ancestry import Ancestry
 from promoter.observe.machine import Tracker
-from promoter.observe.model import DeploymentState, Outcome
+from promoter.observe.model import DeploymentState, Outcome, OutcomeStatus
 from promoter.observe.narrate import Narrator
 from promoter.observe.source import SourceUnavailable, Target
 
@@ -149,14 +149,14 @@ class Waiter:
     def _elapsed(self, slot: _Slot) -> DeploymentState:
         return slot.tracker.elapsed(now=self.clock(), started=self.started)
 
-    def _outcome(self, status: str) -> Outcome:
+    def _outcome(self, status: OutcomeStatus) -> Outcome:
         now = self.clock()
         states: list[DeploymentState] = []
         for slot in self.slots:
             state = slot.state if slot.state.done else self._elapsed(slot)
             states.extend(replace(state, app=app) for app in slot.target.apps)
         return Outcome(
-            status=status,  # type: ignore[arg-type]
+            status=status,
             states=states,
             seconds=now - self.started,
             revision=self.ancestry.revision,

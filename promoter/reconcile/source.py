@@ -15,11 +15,14 @@ import base64
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from promoter import gitwatch, masking
 from promoter.errors import GitError, UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import git
 
 TOKEN_USER = "x-access-token"  # noqa: S105 - a user name; GitHub wants this; GitLab accepts any user name with a token
 
@@ -132,9 +135,9 @@ class GitSource:
         return blobs
 
 
-def _head(repo: object) -> str | None:
+def _head(repo: git.Repo) -> str | None:
     try:
-        return str(repo.head.commit.hexsha)  # type: ignore[attr-defined]
+        return str(repo.head.commit.hexsha)
     except ValueError:
         return None
 

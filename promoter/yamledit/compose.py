@@ -44,6 +44,7 @@ def _loader() -> type | None:
         return None
     resolver: Any = _cached_resolver()
 
+    # the bases are classes known only at run time: libyaml's parser (an untyped C extension), the resolver
     class Loader(parser, SafeConstructor, resolver):  # type: ignore[misc, valid-type]
         def __init__(self, stream: str) -> None:
             parser.__init__(self, stream)
@@ -104,7 +105,7 @@ def _cached_resolver() -> type:
             version = self.processing_version
             merged = tables.get(version)
             if merged is None:
-                table = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
+                table = self.versioned_resolver
                 # each rule as (tag, the compiled pattern's match): ruamel wraps its patterns in a lazy
                 # proxy whose every attribute access is a Python call
                 rules = {key: [(tag, regexp.match) for tag, regexp in found] for key, found in table.items()}
@@ -131,6 +132,7 @@ def _cached_resolver() -> type:
 def c_parser() -> Any:
     """ruamel.yaml.clib's ``CParser`` (libyaml), or None where only the pure-Python parser is installed."""
     try:
+        # ruamel.yaml.cyaml takes CParser from the C extension (no type hints) and leaves it out of __all__
         from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
     except ImportError:  # pragma: no cover - ruamel.yaml.clib is a dependency on CPython
         return None
@@ -179,12 +181,12 @@ def compose_span(body: str, start: int, end: int, line: int) -> Node:
 
 def compose_text(text: str, start: int, line: int) -> Node:
     """Compose ``text``, a piece that sits at index ``start`` and 0-based line ``line`` of a larger text."""
-    node = _compose_one(text)
+    node: Node | None = _compose_one(text)
     if node is None:
         raise ValueError("the piece holds no document")
     if start:
         _shift(node, start, line)
-    return node  # type: ignore[no-any-return]
+    return node
 
 
 def _shift(root: Node, index: int, line: int) -> None:

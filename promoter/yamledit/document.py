@@ -431,7 +431,7 @@ class YamlDocument:
         error = KeyNotFoundError(
             f"{format_key(path)} not found: {what}", where=self.where(node.start_mark.index), hint=hint
         )
-        error.depth = depth  # type: ignore[attr-defined]
+        error.depth = depth
         return error
 
     # traversal ---------------------------------------------------------------------------------

@@ -113,5 +113,8 @@ def render_scalar(
     return double_quoted(value)
 
 
+_STYLES: dict[str, Style] = {"'": "single", '"': "double"}
+
+
 def style_of(node_style: str | None) -> Style:
-    return {"'": "single", '"': "double"}.get(node_style or "", "plain")  # type: ignore[return-value]
+    return _STYLES.get(node_style or "", "plain")

@@ -15,15 +15,21 @@ from typing import TYPE_CHECKING
 
 from promoter.ci import CiContext
 from promoter.forge._http import ForgeHTTPError
-from promoter.observe.model import Outcome
+from promoter.observe.model import Outcome, OutcomeStatus
 from promoter.observe.report import REPORT_TOKEN_VAR, DeployReport, PermissionProblem, description, token_from
 from promoter.observe.report.markdown import marker, outcome_markdown
 
 if TYPE_CHECKING:
+    from promoter.forge.base import CommitState
     from promoter.forge.gitlab import GitLabForge
 
 TOKEN_VARS = (REPORT_TOKEN_VAR, "GITLAB_TOKEN", "PROMOTER_TOKEN")
-FINAL_STATES = {"healthy": "success", "failed": "failed", "timeout": "failed", "interrupted": "canceled"}
+FINAL_STATES: dict[OutcomeStatus, CommitState] = {
+    "healthy": "success",
+    "failed": "failed",
+    "timeout": "failed",
+    "interrupted": "canceled",
+}
 PERMISSION = "the api scope and at least the Developer role"
 
 
@@ -57,11 +63,11 @@ class GitLabStatus:
         self._status(report, FINAL_STATES[outcome.status], description(report, outcome))
         self._note(report, outcome)
 
-    def _status(self, report: DeployReport, state: str, text: str) -> None:
+    def _status(self, report: DeployReport, state: CommitState, text: str) -> None:
         try:
             self.forge.commit_status(
                 self.commit,
-                state,  # type: ignore[arg-type]
+                state,
                 context=f"promoter/{report.env}",
                 description=text,
                 target_url=report.env_url,

@@ -172,6 +172,8 @@ class MappingVisit:
 
     def target(self, key: str) -> Target:
         """An editable target for the value under ``key``; refuses aliases, anchors and duplicate keys."""
+        from ruamel.yaml.nodes import ScalarNode
+
         key_node, value = self.fields[key]
         path, in_flow = (*self.path, key), self.in_flow
         owner = self.owners.get(key)
@@ -184,8 +186,12 @@ class MappingVisit:
                 where=where(self.document, key_node),
                 hint="a YAML mapping must not repeat a key; fix the file first",
             )
+        if not isinstance(value, ScalarNode):  # the finders ask only for keys they saw holding a scalar
+            raise UnsafeTargetError(
+                f"{format_key(path)} is not a single value", where=where(self.document, value)
+            )
         chunk = self.piece.chunk if self.piece is not None else None
-        target = Target(self.document, self.doc, path, value, in_flow, key_node, chunk)  # type: ignore[arg-type]
+        target = Target(self.document, self.doc, path, value, in_flow, key_node, chunk)
         check_editable(target)
         return target
 
