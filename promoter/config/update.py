@@ -12,7 +12,7 @@ STRATEGIES = ("semver", "digest", "newest-build", "alphabetical", "numerical")
 
 
 def _range_problem(text: str) -> str | None:
-    import semantic_version  # type: ignore[import-untyped]
+    import semantic_version
 
     try:
         semantic_version.NpmSpec(text)

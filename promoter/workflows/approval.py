@@ -39,13 +39,11 @@ CLOSE_COMMENT = (
 
 def forge_for(session: Session) -> Forge:
     """The session's forge, built once from ``forge:`` in promoter.yaml and the CI environment."""
-    cached = getattr(session, "_promoter_forge", None)
-    if cached is None:
+    if session.cached_forge is None:
         from promoter.forge import make_forge
 
-        cached = make_forge(session.config.forge, session.environ)
-        session._promoter_forge = cached  # type: ignore[attr-defined]
-    return cached
+        session.cached_forge = make_forge(session.config.forge, session.environ)
+    return session.cached_forge
 
 
 @dataclass

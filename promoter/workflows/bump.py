@@ -170,7 +170,8 @@ class _Plan:
                     planned, old = plan_file(document, target.key, target.doc, app, ref)
                     edits.setdefault(path, []).extend(planned)
                     for edit in planned:
-                        owners[(document.name, *document.line_col(edit.target.start))] = bump
+                        line, column = document.line_col(edit.target.start)
+                        owners[document.name, line, column] = bump
                     bump.old_tags.extend(tag for tag in old if tag not in bump.old_tags)
                     planning.advance(detail=path)
                 self._guard(bump)

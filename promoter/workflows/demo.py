@@ -132,6 +132,7 @@ class _RacingSession(Session):
 
             return original(branch, synchronised, *args, **kwargs)
 
+        # this one clone's transactions race; the session builds the clone, signing and all, as usual
         repo.transaction = transaction  # type: ignore[method-assign]
         return repo
 

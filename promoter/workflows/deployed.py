@@ -137,7 +137,7 @@ def versions_in(document: YamlDocument, target: FileTarget, app: App) -> list[Ve
     image = ImageRef.parse(app.image)
     if target.key is not None:
         located = document.locate(target.key, target.doc)
-        if located.node.tag.endswith(":null"):
+        if (located.node.tag or "").endswith(":null"):
             return []
         current = located.value
         whole = _parse_reference(current, image)
@@ -162,7 +162,7 @@ def plan_file(
     """Edits that make one configured file of ``app`` say ``ref``, and the tags found there before."""
     if key is not None:
         target = document.locate(key, doc)
-        current = None if target.node.tag.endswith(":null") else target.value
+        current = None if (target.node.tag or "").endswith(":null") else target.value
         written = as_reference(current, ref)
         if written is not None:
             old = ImageRef.parse(current or "").tag
@@ -186,8 +186,8 @@ def plan_file(
             + (", ".join(found[:10]) or "none")
             + "; or give the key explicitly in promoter.yaml (files: [{file: ..., key: ...}])",
         )
-    old = [site.image.tag for site in sites if site.image.same_repository(ref) and site.image.tag]
-    return edits, old
+    old_tags = [site.image.tag for site in sites if site.image.same_repository(ref) and site.image.tag]
+    return edits, old_tags
 
 
 def as_reference(current: str | None, ref: ImageRef) -> str | None:

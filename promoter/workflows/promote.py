@@ -39,8 +39,9 @@ from promoter.workflows.promote_gates import enforce_checks, soak_blocks
 from promoter.workflows.requester import run_trailers
 from promoter.workflows.session import Session
 from promoter.yamledit import Change, ScalarEdit, YamlDocument, apply_edits
+from promoter.yamledit.scalar import ValueType
 
-_TYPES = {
+_TYPES: dict[str, ValueType] = {
     "tag:yaml.org,2002:int": "int",
     "tag:yaml.org,2002:float": "float",
     "tag:yaml.org,2002:bool": "bool",
@@ -223,7 +224,8 @@ class _Plan:
                     planned, old = plan_file(doc, target.key, target.doc, app, ref)
                     edits.setdefault(path, []).extend(planned)
                     for edit in planned:
-                        owners[(doc.name, *doc.line_col(edit.target.start))] = promotion
+                        line, column = doc.line_col(edit.target.start)
+                        owners[doc.name, line, column] = promotion
                     promotion.old_tags.extend(tag for tag in old if tag not in promotion.old_tags)
                 self.apps.append(promotion)
                 work.advance(detail=app.name)
@@ -234,10 +236,10 @@ class _Plan:
                 continue
             source_path, text = self._source_text(rule)
             located = YamlDocument.parse(text, f"{self.source.branch}:{source_path}").locate(rule.key)
-            value_type = _TYPES.get(located.node.tag, "str")
+            value_type = _TYPES.get(located.node.tag or "", "str")
             path = self.target.file_path(rule.file)
             target_node = document(path).locate(rule.key)
-            copied = ScalarEdit(target_node, str(located.node.value), value_type)  # type: ignore[arg-type]
+            copied = ScalarEdit(target_node, str(located.node.value), value_type)
             edits.setdefault(path, []).append(copied)
             key_rules.append((rule, path))
 

@@ -25,6 +25,8 @@ class Session:
     ci: CiContext
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     clock: Clock = system_clock  # the gates' "now" (tests pass a fixed clock)
+    # the forge, once forge() or workflows.approval.forge_for has built it from ``forge:``
+    cached_forge: Forge | None = field(default=None, init=False, repr=False, compare=False)
 
     def env_repo(self, sparse: Sequence[str] | None = None, *, read_only: bool = False) -> EnvRepo:
         """A work clone of the env repo that checks out only ``sparse`` (None: everything).

@@ -67,7 +67,7 @@ class WaitResult:
 
 
 def deploy_settings(env: Environment, source: str) -> DeploySettings:
-    deploy = getattr(env, "deploy", None)
+    deploy = env.deploy
     if deploy is None:
         raise ConfigError(
             f"environment {env.name} has no deploy section: promoter does not know how to observe it",
@@ -75,7 +75,7 @@ def deploy_settings(env: Environment, source: str) -> DeploySettings:
             hint=f"add environments.{env.name}.deploy with one of argocd, flux, commit-status, promoter "
             "(docs/config.md)",
         )
-    return deploy  # type: ignore[no-any-return]
+    return deploy
 
 
 @dataclass
@@ -189,14 +189,14 @@ def _tags(repo: Any, env: Environment, apps: Sequence[App]) -> dict[str, str]:
 
 
 def _preview_deploy(session: Session) -> DeploySettings:
-    deploy = getattr(session.config.previews, "deploy", None)
+    deploy = session.config.previews.deploy
     if deploy is None:
         raise ConfigError(
             "previews have no deploy section: promoter does not know how to observe them",
             where=session.config.source,
             hint="add previews.deploy with one of argocd, flux, commit-status, promoter (docs/config.md)",
         )
-    return deploy  # type: ignore[no-any-return]
+    return deploy
 
 
 def _forge(session: Session) -> Any:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promoter.envrepo import ChangeSet, EnvRepo, with_trailers
 from promoter.errors import (
@@ -48,6 +48,9 @@ from promoter.workflows.preview.files import (
     utc_now,
 )
 from promoter.workflows.session import Session
+
+if TYPE_CHECKING:  # pragma: no cover
+    from promoter.yamledit.scalar import ValueType
 
 
 @dataclass(frozen=True)
@@ -351,7 +354,7 @@ class UpEdit:
                 continue  # not there any more, or not editable in place: left alone
             if target.node.value != old.value:
                 continue  # changed by hand: kept
-            edits.append(ScalarEdit(target, new.value, _VALUE_TYPES.get(new.tag, "str")))  # type: ignore[arg-type]
+            edits.append(ScalarEdit(target, new.value, _VALUE_TYPES.get(new.tag, "str")))
         return edits
 
     def _image_edits(self, document: Any) -> list[Any]:
@@ -377,7 +380,7 @@ class UpEdit:
         ]
 
 
-_VALUE_TYPES = {
+_VALUE_TYPES: dict[str, ValueType] = {
     "tag:yaml.org,2002:int": "int",
     "tag:yaml.org,2002:float": "float",
     "tag:yaml.org,2002:bool": "bool",

@@ -105,7 +105,8 @@ class UpdateEdit:
                 planned, old = plan_file(doc, target.key, target.doc, app, ref)
                 edits.setdefault(path, []).extend(planned)
                 for edit in planned:
-                    owners[(doc.name, *doc.line_col(edit.target.start))] = change
+                    line, column = doc.line_col(edit.target.start)
+                    owners[doc.name, line, column] = change
                 change.old_tags.extend(tag for tag in old if tag not in change.old_tags)
             self.apps.append(change)
         results = {path: apply_edits(documents[path], planned) for path, planned in edits.items()}
