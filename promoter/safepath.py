@@ -73,7 +73,48 @@ def split_relative(path: str | PurePosixPath, *, label: str = "") -> list[str]:
     return [part for part in pure.parts if part != "."]
 
 
-class SafeTree:
+class TextTree:
+    """What every tree of env repo files shares above its bytes: names in errors (``label:path``) and UTF-8
+    text. A subclass says how paths are split and how bytes are read and written (:class:`SafeTree` on
+    disk, ``envrepo.blobtree.BlobTree`` in git's object store)."""
+
+    label: str
+
+    def where(self, rel: str) -> str:
+        return f"{self.label}:{rel}" if self.label else rel
+
+    def parts(self, path: str) -> list[str]:
+        raise NotImplementedError
+
+    def read_bytes(self, path: str) -> bytes | None:
+        raise NotImplementedError
+
+    def write_bytes(self, path: str, data: bytes, *, durable: bool = False) -> None:
+        raise NotImplementedError
+
+    def read_text(self, path: str, name: str | None = None) -> str:
+        """UTF-8 text of ``path`` (newlines untouched); :class:`InputError` when absent or not UTF-8."""
+        display = name or self.where("/".join(self.parts(path)))
+        raw = self.read_bytes(path)
+        if raw is None:
+            raise InputError(f"file not found: {display}", where=display)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise InputError("file is not UTF-8 text", where=f"{display}:{line}") from None
+
+    def read_text_or_none(self, path: str) -> str | None:
+        if self.read_bytes(path) is None:
+            return None
+        return self.read_text(path)
+
+    def write_text(self, path: str, text: str, *, durable: bool = False) -> None:
+        """Replace (or create) ``path`` with ``text``; keeps an existing file's mode."""
+        self.write_bytes(path, text.encode("utf-8"), durable=durable)
+
+
+class SafeTree(TextTree):
     """A directory (a work clone, a checkout) whose paths are resolved without following links.
 
     ``label`` prefixes the ``where`` of errors (the branch, say: ``staging:apps/values.yaml``), so
@@ -85,9 +126,6 @@ class SafeTree:
         self.label = label
 
     # -- naming ---------------------------------------------------------------------------------------
-    def where(self, rel: str) -> str:
-        return f"{self.label}:{rel}" if self.label else rel
-
     def parts(self, path: str | PurePosixPath) -> list[str]:
         parts = split_relative(path, label=self.label)
         if not parts:
@@ -217,33 +255,13 @@ class SafeTree:
         finally:
             os.close(fd)
 
-    def read_text(self, path: str, name: str | None = None) -> str:
-        """UTF-8 text of ``path`` (newlines untouched); :class:`InputError` when absent or not UTF-8."""
-        display = name or self.where("/".join(self.parts(path)))
-        raw = self.read_bytes(path)
-        if raw is None:
-            raise InputError(f"file not found: {display}", where=display)
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise InputError("file is not UTF-8 text", where=f"{display}:{line}") from None
-
-    def read_text_or_none(self, path: str) -> str | None:
-        if self.read_bytes(path) is None:
-            return None
-        return self.read_text(path)
-
     # -- writing ---------------------------------------------------------------------------------------
-    def write_text(self, path: str, text: str, *, durable: bool = False) -> None:
-        """Replace (or create) ``path`` with ``text`` in one rename; keeps an existing file's mode.
+    def write_bytes(self, path: str, data: bytes, *, durable: bool = False) -> None:
+        """Replace (or create) ``path`` with ``data`` in one rename; keeps an existing file's mode.
 
         Missing directories are created; an existing link, directory or special file at ``path`` or on
         the way is refused before anything is written. ``durable`` fsyncs the data before the rename.
         """
-        self.write_bytes(path, text.encode("utf-8"), durable=durable)
-
-    def write_bytes(self, path: str, data: bytes, *, durable: bool = False) -> None:
         parts = self.parts(path)
         rel = "/".join(parts)
         name = parts[-1]

@@ -28,7 +28,7 @@ from typing import Protocol
 from promoter.envrepo.names import is_plain_path, repo_path
 from promoter.envrepo.workclone import LINK_MODE, WorkClone
 from promoter.errors import InputError, UnsafeTargetError
-from promoter.safepath import Entry, SafeTree, link_error, split_relative
+from promoter.safepath import Entry, SafeTree, TextTree, link_error, split_relative
 
 _FILE_MODES = ("100644", "100755")
 _NEW_FILE_MODE = "100644"
@@ -102,7 +102,7 @@ class _State:
         self.made_dirs: set[str] = set()  # directories a write created or wrote into (they stay, as on disk)
 
 
-class BlobTree:
+class BlobTree(TextTree):
     """The files of ``commit`` in ``clone`` (see the module docstring); ``preload`` paths are read at once.
 
     ``fetch`` fetches missing blobs from the remote in one round trip (:meth:`Transport.fetch_blobs`).
@@ -133,9 +133,6 @@ class BlobTree:
         return view
 
     # -- naming (as SafeTree) ------------------------------------------------------------------------
-    def where(self, rel: str) -> str:
-        return f"{self.label}:{rel}" if self.label else rel
-
     def parts(self, path: str) -> list[str]:
         known = self._state.parts.get(path)
         if known is not None:
@@ -270,28 +267,7 @@ class BlobTree:
         self._load([rel])
         return state.contents[state.entries[rel].oid]
 
-    def read_text(self, path: str, name: str | None = None) -> str:
-        """UTF-8 text of ``path`` (newlines untouched); :class:`InputError` when absent or not UTF-8."""
-        display = name or self.where("/".join(self.parts(path)))
-        raw = self.read_bytes(path)
-        if raw is None:
-            raise InputError(f"file not found: {display}", where=display)
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise InputError("file is not UTF-8 text", where=f"{display}:{line}") from None
-
-    def read_text_or_none(self, path: str) -> str | None:
-        if self.read_bytes(path) is None:
-            return None
-        return self.read_text(path)
-
     # -- writing (as SafeTree; kept in memory until staged) ------------------------------------------
-    def write_text(self, path: str, text: str, *, durable: bool = False) -> None:
-        """Replace (or create) ``path`` with ``text``; keeps an existing file's mode when staged."""
-        self.write_bytes(path, text.encode("utf-8"), durable=durable)
-
     def write_bytes(self, path: str, data: bytes, *, durable: bool = False) -> None:
         parts = self.parts(path)
         rel = "/".join(parts)
