@@ -67,9 +67,23 @@ def _reset_promoter_logger() -> None:
     logger.setLevel(logging.NOTSET)
 
 
+class _ApartResult(Result):
+    """A click 8.1 result read the way click 8.2 and later read one: ``stdout`` and ``stderr`` apart,
+    ``output`` both of them."""
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
 @pytest.fixture
 def cli_runner() -> CliRunner:
-    return CliRunner()
+    """click's test runner with stdout and stderr apart, as click 8.2 and later keep them (8.1, the lowest
+    supported version, mixes stderr into stdout unless told not to)."""
+    try:
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:  # click >= 8.2
+        return CliRunner()
 
 
 @pytest.fixture
@@ -78,6 +92,9 @@ def run_cli(cli_runner: CliRunner):
     from promoter.cli import cli
 
     def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
-        return cli_runner.invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
+        result = cli_runner.invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
+        if getattr(cli_runner, "mix_stderr", True) is False:  # click 8.1
+            result.__class__ = _ApartResult
+        return result
 
     return run
