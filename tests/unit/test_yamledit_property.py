@@ -15,8 +15,11 @@ from promoter.yamledit.scalar import plain_is_safe
 KEYS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_-", min_size=1, max_size=8).filter(
     lambda k: plain_is_safe(k, in_flow=True)
 )
+# YAML's printable characters only: no controls, surrogates or the noncharacters U+FFFE and U+FFFF
 SCALAR_TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufeff\u2028\u2029\x85"),
+    alphabet=st.characters(
+        blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufeff\u2028\u2029\x85\ufffe\uffff"
+    ),
     max_size=20,
 )
 STYLES = st.sampled_from(["plain", "single", "double"])
