@@ -300,16 +300,19 @@ def test_newest_build_and_numerical(run_cli: Any, registry: RegistryServer, tmp_
     assert "newest build, created 2026-11-02T07:00:00+00:00" in done.stdout
 
 
-def _closed_port() -> int:
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port bound but never listening while the test runs: connections are refused, and no server of
+    another test can take it meanwhile."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield int(sock.getsockname()[1])
 
 
 def test_a_registry_that_is_down_skips_its_apps_and_the_others_still_update(
-    run_cli: Any, registry: RegistryServer, tmp_path: Path
+    run_cli: Any, registry: RegistryServer, tmp_path: Path, closed_port: int
 ) -> None:
-    down = f"127.0.0.1:{_closed_port()}"
+    down = f"127.0.0.1:{closed_port}"
     files = {
         "v.yaml": f"api:\n  image: {registry.host}/upd/api:1.9\nother:\n  image: {down}/team/other:1.0.0\n"
     }
