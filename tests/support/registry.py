@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ REGISTRY_BINARY = "docker-registry"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 _START_DEADLINE = 15.0
+_START_ATTEMPTS = 5
+_IDENTITY_HEADER = "X-Promoter-Test-Registry"
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,9 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _write_config(directory: Path, port: int, htpasswd: Path | None, access_log: bool = False) -> Path:
+def _write_config(
+    directory: Path, port: int, htpasswd: Path | None, access_log: bool = False, identity: str = ""
+) -> Path:
     auth = f"auth:\n  htpasswd:\n    realm: promoter-tests\n    path: {htpasswd}\n" if htpasswd else ""
     config = directory / "config.yml"
     config.write_text(
@@ -64,7 +69,8 @@ def _write_config(directory: Path, port: int, htpasswd: Path | None, access_log:
         f"log:\n  level: error\n  accesslog:\n    disabled: {'false' if access_log else 'true'}\n"
         f"storage:\n  filesystem:\n    rootdirectory: {directory / 'storage'}\n"
         "  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n" + auth
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        f"  headers:\n    {_IDENTITY_HEADER}: [{identity}]\n" + auth
     )
     return config
 
@@ -88,40 +94,58 @@ def run_registry(
     if auth is not None:
         htpasswd = directory / "htpasswd"
         htpasswd.write_text(_htpasswd_line(*auth))
-    port = _free_port()
-    config = _write_config(directory, port, htpasswd, access_log)
-    log = (directory / "registry.log").open("wb")
-    process = subprocess.Popen(
-        [binary, "serve", str(config)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,  # only sets the parent-death signal
-    )
-    server = RegistryServer(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}", auth, directory / "registry.log")
-    try:
-        _wait_ready(server, process, directory / "registry.log")
-        yield server
-    finally:
-        process.terminate()
+    # The port is free when chosen but may be taken before the registry binds it (tests run side by side):
+    # the registry then exits, and the next attempt takes another port. Each start has its own identity
+    # header, so a registry of another test that holds the port is never taken for this one.
+    for attempt in range(_START_ATTEMPTS):
+        port = _free_port()
+        identity = uuid.uuid4().hex
+        config = _write_config(directory, port, htpasswd, access_log, identity)
+        log_path = directory / "registry.log"
+        log = log_path.open("wb")
+        process = subprocess.Popen(
+            [binary, "serve", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,  # only sets the parent-death signal
+        )
+        server = RegistryServer(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}", auth, log_path)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            if _wait_ready(server, process, log_path, identity, last_attempt=attempt == _START_ATTEMPTS - 1):
+                yield server
+                return
+        finally:
+            _stop(process)
+            log.close()
 
 
-def _wait_ready(server: RegistryServer, process: subprocess.Popen[bytes], log: Path) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _wait_ready(
+    server: RegistryServer, process: subprocess.Popen[bytes], log: Path, identity: str, *, last_attempt: bool
+) -> bool:
+    """True once this registry answers ``/v2/``; False if it could not take its port (try another)."""
     import requests
 
     deadline = time.monotonic() + _START_DEADLINE
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"docker-registry exited with {process.returncode}: {log.read_text()[-2000:]}")
+            output = log.read_text(errors="replace")
+            if "address already in use" in output and not last_attempt:
+                return False
+            raise RuntimeError(f"docker-registry exited with {process.returncode}: {output[-2000:]}")
         with contextlib.suppress(requests.ConnectionError):
-            if requests.get(f"{server.base_url}/v2/", timeout=2).status_code in {200, 401}:
-                return
+            answer = requests.get(f"{server.base_url}/v2/", timeout=2)
+            if answer.status_code in {200, 401} and answer.headers.get(_IDENTITY_HEADER) == identity:
+                return True
         time.sleep(0.05)
     raise RuntimeError(f"docker-registry did not answer /v2/ within {_START_DEADLINE} s")
 
