@@ -33,7 +33,8 @@ LINKS = {"linked-file.yaml": "/etc/passwd", "linked-dir": "/etc", "apps/link": "
 @pytest.fixture
 def remote(tmp_path: Path) -> Path:
     bare = make_remote(tmp_path, FILES, branches=("main", "staging"), links=LINKS)
-    seed = tmp_path / "env.git-seed"
+    seed = tmp_path / "seed"
+    git("clone", "-q", str(bare), str(seed), cwd=tmp_path)
     (seed / "latin1.yaml").write_bytes(b"name: caf\xe9\n")
     (seed / "deploy.sh").chmod(0o755)
     git("add", "-A", cwd=seed)
