@@ -86,11 +86,29 @@ class TextTree:
     def parts(self, path: str) -> list[str]:
         raise NotImplementedError
 
+    def kind(self, path: str) -> str | None:
+        """``file``, ``dir``, ``link``, ``other`` or None (absent); a link on the way is refused."""
+        raise NotImplementedError
+
     def read_bytes(self, path: str) -> bytes | None:
         raise NotImplementedError
 
     def write_bytes(self, path: str, data: bytes, *, durable: bool = False) -> None:
         raise NotImplementedError
+
+    def exists(self, path: str) -> bool:
+        return self._existing_kind(path) is not None
+
+    def is_file(self, path: str) -> bool:
+        return self._existing_kind(path) == "file"
+
+    def _existing_kind(self, path: str) -> str | None:
+        """The kind of ``path``; a link there is refused."""
+        kind = self.kind(path)
+        if kind == "link":
+            rel = "/".join(self.parts(path))
+            raise link_error(rel, self.where(rel))
+        return kind
 
     def read_text(self, path: str, name: str | None = None) -> str:
         """UTF-8 text of ``path`` (newlines untouched); :class:`InputError` when absent or not UTF-8."""
@@ -194,16 +212,6 @@ class SafeTree(TextTree):
         if kind == "link" and not final_link_ok:
             rel = "/".join(parts)
             raise link_error(rel, self.where(rel))
-
-    def exists(self, path: str) -> bool:
-        kind = self.kind(path)
-        if kind == "link":
-            rel = "/".join(self.parts(path))
-            raise link_error(rel, self.where(rel))
-        return kind is not None
-
-    def is_file(self, path: str) -> bool:
-        return self.exists(path) and self.kind(path) == "file"
 
     def list_dir(self, path: str) -> list[Entry]:
         """The entries of directory ``path`` (sorted by name; [] when it does not exist)."""

@@ -205,16 +205,6 @@ class BlobTree(TextTree):
             rel = "/".join(parts)
             raise link_error(rel, self.where(rel))
 
-    def exists(self, path: str) -> bool:
-        kind = self.kind(path)
-        if kind == "link":
-            rel = "/".join(self.parts(path))
-            raise link_error(rel, self.where(rel))
-        return kind is not None
-
-    def is_file(self, path: str) -> bool:
-        return self.exists(path) and self.kind(path) == "file"
-
     def list_dir(self, path: str) -> list[Entry]:
         """The entries of directory ``path`` (sorted by name; [] when it does not exist)."""
         parts = split_relative(path, label=self.label)
