@@ -35,7 +35,8 @@ from typing import Any
 
 import pytest
 
-HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
+from tests.support.githttp import run_http_backend, send_reply
+
 APP_ID = 424242
 INSTALLATION_ID = 7001
 
@@ -315,43 +316,13 @@ def _handler(server: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             server.seen.append(Seen(self.command, path, "basic" if auth else "none", ok))
             if not ok:
                 return self._reply(401, [("WWW-Authenticate", 'Basic realm="GitHub"')], b"unauthorized\n")
-            env = {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "HOME": os.environ.get("HOME", "/"),
-                "GIT_CONFIG_NOSYSTEM": "1",
-                "GIT_PROJECT_ROOT": str(server.root),
-                "GIT_HTTP_EXPORT_ALL": "1",
-                "PATH_INFO": path,
-                "QUERY_STRING": query,
-                "REQUEST_METHOD": self.command,
-                "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-                "CONTENT_LENGTH": str(len(body)),
-                "REMOTE_USER": user or "",
-                "REMOTE_ADDR": "127.0.0.1",
-                "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
-                "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
-            }
-            done = subprocess.run([HTTP_BACKEND], input=body, env=env, capture_output=True, check=False)
-            head, sep, payload = done.stdout.partition(b"\r\n\r\n")
-            if not sep:
-                head, _, payload = done.stdout.partition(b"\n\n")
-            status, headers = 200, []
-            for line in head.decode("latin-1").splitlines():
-                name, _, value = line.partition(":")
-                if name.lower() == "status":
-                    status = int(value.split()[0])
-                elif name:
-                    headers.append((name, value.strip()))
+            status, headers, payload = run_http_backend(
+                server.root, self.command, path, query, self.headers, body, user
+            )
             self._reply(status, headers, payload)
 
         def _reply(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers:
-                if name.lower() != "content-length":
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            send_reply(self, status, headers, payload)
 
     return Handler
 

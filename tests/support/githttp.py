@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -86,43 +87,13 @@ def _handler(server: GitHttpServer) -> type[BaseHTTPRequestHandler]:
             if not ok:
                 self._reply(401, [("WWW-Authenticate", 'Basic realm="git"')], b"unauthorized\n")
                 return
-            env = {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "HOME": os.environ.get("HOME", "/"),
-                "GIT_CONFIG_NOSYSTEM": "1",
-                "GIT_PROJECT_ROOT": str(server.root),
-                "GIT_HTTP_EXPORT_ALL": "1",
-                "PATH_INFO": path,
-                "QUERY_STRING": query,
-                "REQUEST_METHOD": self.command,
-                "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-                "CONTENT_LENGTH": str(len(body)),
-                "REMOTE_USER": user or "",
-                "REMOTE_ADDR": "127.0.0.1",
-                "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
-                "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
-            }
-            done = subprocess.run([HTTP_BACKEND], input=body, env=env, capture_output=True, check=False)
-            head, _, payload = done.stdout.partition(b"\r\n\r\n")
-            if not _:
-                head, _, payload = done.stdout.partition(b"\n\n")
-            status, headers = 200, []
-            for line in head.decode("latin-1").splitlines():
-                name, _, value = line.partition(":")
-                if name.lower() == "status":
-                    status = int(value.split()[0])
-                elif name:
-                    headers.append((name, value.strip()))
+            status, headers, payload = run_http_backend(
+                server.root, self.command, path, query, self.headers, body, user
+            )
             self._reply(status, headers, payload)
 
         def _reply(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers:
-                if name.lower() != "content-length":
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            send_reply(self, status, headers, payload)
 
     return Handler
 
@@ -151,3 +122,56 @@ def git_http_server(tmp_path: Path) -> Iterator[GitHttpServer]:
     root.mkdir()
     with serve_git_http(root) as server:
         yield server
+
+
+def run_http_backend(
+    root: Path,
+    method: str,
+    path: str,
+    query: str,
+    headers: Message,
+    body: bytes,
+    user: str | None,
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """One smart-HTTP request through the real ``git http-backend`` CGI: its status, headers and body."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_PROJECT_ROOT": str(root),
+        "GIT_HTTP_EXPORT_ALL": "1",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "REQUEST_METHOD": method,
+        "CONTENT_TYPE": headers.get("Content-Type", ""),
+        "CONTENT_LENGTH": str(len(body)),
+        "REMOTE_USER": user or "",
+        "REMOTE_ADDR": "127.0.0.1",
+        "GIT_PROTOCOL": headers.get("Git-Protocol", ""),
+        "HTTP_CONTENT_ENCODING": headers.get("Content-Encoding", ""),
+    }
+    done = subprocess.run([HTTP_BACKEND], input=body, env=env, capture_output=True, check=False)
+    head, sep, payload = done.stdout.partition(b"\r\n\r\n")
+    if not sep:
+        head, _, payload = done.stdout.partition(b"\n\n")
+    status, answer = 200, []
+    for line in head.decode("latin-1").splitlines():
+        name, _, value = line.partition(":")
+        if name.lower() == "status":
+            status = int(value.split()[0])
+        elif name:
+            answer.append((name, value.strip()))
+    return status, answer, payload
+
+
+def send_reply(
+    handler: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], payload: bytes
+) -> None:
+    """Answer with ``payload`` and its own Content-Length (whatever length the headers claimed)."""
+    handler.send_response(status)
+    for name, value in headers:
+        if name.lower() != "content-length":
+            handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
